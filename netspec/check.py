@@ -1,0 +1,368 @@
+"""Stage 2, check: a raw tree becomes a typed :class:`~netspec.spec.Spec`, or diagnostics.
+
+Pydantic validates; this module is the one place its errors are turned into
+netspec :class:`~netspec.errors.Diagnostic` values, each with the user's path
+(``layers[2].neurons``, the union tags Pydantic inserts removed), a stable
+code, a plain-words message and a hint. Codes emitted here:
+
+``not-an-object``, ``unknown-key``, ``missing-key``, ``unknown-type``,
+``missing-type``, ``wrong-type``, ``out-of-range``, ``invalid-value``,
+``empty-list``, ``too-long``, ``duplicate-name``, ``too-many-layers``,
+``unknown-dataset``, ``monitor-needs-validation``, ``monitor-not-measured``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable, Sequence
+
+from pydantic import ValidationError
+
+from .errors import Diagnostic, Path, format_path
+from .limits import DEFAULT_LIMITS, Limits
+from .registry import REGISTRY
+from .spec import (
+    DATASETS,
+    Component,
+    EarlyStopping,
+    FileData,
+    GateData,
+    Input,
+    SineData,
+    Spec,
+    SpiralData,
+    Train,
+    data_tag,
+)
+
+# The last key of a path says which kind of component a tagged union holds there.
+_UNION_KINDS = {"layers": "layer", "activation": "activation", "init": "initializer",
+                "loss": "loss", "optimizer": "optimizer"}
+
+# The parameter model of each fixed section, by path.
+_SECTIONS = {(): Spec, ("input",): Input, ("train",): Train, ("train", "early_stopping"): EarlyStopping}
+
+_TYPE_WORDS = {
+    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
+    "dict": "an object", "model": "an object", "model_attributes": "an object", "tuple": "a list",
+    "list": "a list", "none": "null",
+}
+
+_RANGE_WORDS = {"greater_than": ">", "greater_than_equal": "≥", "less_than": "<", "less_than_equal": "≤"}
+
+
+def check(tree: Any, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, list[Diagnostic]]:
+    """Validate ``tree`` (a plain JSON-like value) as a spec.
+
+    Returns ``(spec, [])`` when it is valid, ``(None, diagnostics)`` otherwise:
+    every problem found, not only the first.
+    """
+    if not isinstance(tree, dict):
+        return None, [Diagnostic((), "not-an-object",
+                                 f"a spec must be an object, got {describe(tree)}",
+                                 'start from {"netspec": "1", "input": {"features": 2}, "layers": [...]}')]
+    layers = tree.get("layers")
+    if isinstance(layers, list) and len(layers) > limits.max_layers:
+        return None, [Diagnostic(("layers",), "too-many-layers",
+                                 f"{len(layers)} layers is over the limit of {limits.max_layers}",
+                                 "raise Limits.max_layers if this is intended")]
+    problems = duplicate_names(layers if isinstance(layers, list) else [])
+    try:
+        spec = Spec.model_validate(tree)
+    except ValidationError as exc:
+        return None, diagnostics_from(exc, tree) + problems
+    problems += train_rules(spec)
+    return (None, problems) if problems else (spec, [])
+
+
+def diagnostics_from(exc: ValidationError, tree: Any) -> list[Diagnostic]:
+    """Turn a Pydantic ``ValidationError`` raised on ``tree`` into diagnostics."""
+    found = []
+    for error in exc.errors(include_url=False):
+        path, node, parent = user_path(error["loc"], tree)
+        found.append(_diagnostic(error, path, node, parent))
+    return _drop_noise(found)
+
+
+def user_path(loc: Sequence[Any], tree: Any) -> tuple[Path, Any, Any]:
+    """Map a Pydantic location to the user's path through ``tree``.
+
+    At a tagged union (a layer, ``activation``, ``init``, ``loss``,
+    ``optimizer``) Pydantic inserts the tag (``layers.0.dense.neurons``); it is
+    skipped. Returns the path, the value found there (``None`` when missing)
+    and its parent.
+    """
+    path: list[Any] = []
+    node, parent, tag_skipped = tree, None, False
+    for part in loc:
+        if not tag_skipped and _at_union(path) and part == _tag_of(node, path):
+            tag_skipped = True
+            continue
+        parent, path, tag_skipped = node, [*path, part], False
+        node = _child(node, part)
+    return tuple(path), node, parent
+
+
+def _at_union(path: Sequence[Any]) -> bool:
+    if len(path) >= 2 and path[-2] == "layers" and isinstance(path[-1], int):
+        return True
+    return bool(path) and path[-1] in (*_UNION_KINDS, "data") and path[-1] != "layers"
+
+
+def _tag_of(node: Any, path: Sequence[Any]) -> Any:
+    """The union tag of a raw value: its ``type`` (or its dataset), or itself
+    when written as a bare name."""
+    if path[-1] == "data":
+        return data_tag(node)
+    return node.get("type") if isinstance(node, dict) else node
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part)
+    if isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _diagnostic(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    kind = error["type"]
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        return handler(error, path, node, parent)
+    base = kind.removesuffix("_type")
+    if kind.endswith("_type") and base in _TYPE_WORDS:
+        return _wrong_type(path, _TYPE_WORDS[base], node)
+    if kind in _RANGE_WORDS:
+        bound = next(iter(error["ctx"].values()))
+        return Diagnostic(path, "out-of-range",
+                          f"{_field(path)} must be {_RANGE_WORDS[kind]} {bound}, got {describe(node)}")
+    return Diagnostic(path, "invalid-value", f"{_field(path)}: {_plain(error['msg'])}")
+
+
+def _unknown_key(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    key = path[-1]
+    allowed = _allowed_keys(path[:-1], parent)
+    hint = did_you_mean(str(key), allowed)
+    if hint is None and allowed:
+        hint = "allowed keys: " + ", ".join(allowed)
+    return Diagnostic(path, "unknown-key", f'unknown key "{key}" in {_owner(path[:-1], parent)}', hint)
+
+
+def _missing(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    key = path[-1]
+    return Diagnostic(path, "missing-key", f'{_owner(path[:-1], parent)} needs "{key}"',
+                      _missing_hint(str(key), parent))
+
+
+def _unknown_type(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    kind = _union_kind(path)
+    tag = error["ctx"]["tag"]
+    names = REGISTRY.names(kind)
+    valid = "valid types: " + ", ".join(names)
+    close = did_you_mean(str(tag), names)
+    return Diagnostic(path + (("type",) if isinstance(node, dict) else ()), "unknown-type",
+                      f'unknown {kind} type "{tag}"', f"{close}; {valid}" if close else valid)
+
+
+def _missing_type(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    kind = _union_kind(path)
+    return Diagnostic(path, "missing-type", f'this {kind} has no "type"',
+                      'add "type": one of ' + ", ".join(REGISTRY.names(kind)))
+
+
+def _not_an_object(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    return _wrong_type(path, "an object", node)
+
+
+def _too_short(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    return Diagnostic(path, "empty-list", f"{_field(path)} must not be empty",
+                      "add at least one layer" if path == ("layers",) else None)
+
+
+def _too_long(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    limit = error["ctx"].get("max_length")
+    return Diagnostic(path, "too-long", f"{_field(path)} is longer than {limit} characters")
+
+
+def _literal(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    expected = error["ctx"]["expected"]
+    options = [o.strip().strip("'\"") for o in expected.replace(" or ", ", ").split(",")]
+    return Diagnostic(path, "invalid-value",
+                      f"{_field(path)} must be {expected.replace(chr(39), chr(34))}, got {describe(node)}",
+                      did_you_mean(str(node), options) if isinstance(node, str) else None)
+
+
+def _custom(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    return Diagnostic(path, "invalid-value", _plain(error["msg"]))
+
+
+def _unknown_dataset(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    valid = "use one of " + ", ".join(DATASETS) + ', or {"path": FILE}'
+    if not isinstance(node, dict):
+        return Diagnostic(path, "wrong-type", f"data must be an object, got {describe(node)}",
+                          '{"dataset": "spiral"} or {"path": "data.csv"}')
+    name = node.get("dataset")
+    close = did_you_mean(str(name), DATASETS)
+    return Diagnostic(path + ("dataset",), "unknown-dataset", f"unknown dataset {describe(name)}",
+                      f"{close}; {valid}" if close else valid)
+
+
+def _finite(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+    return Diagnostic(path, "invalid-value", f"{_field(path)} must be a finite number, got {describe(node)}")
+
+
+_HANDLERS = {
+    "extra_forbidden": _unknown_key,
+    "missing": _missing,
+    "union_tag_invalid": _unknown_type,
+    "union_tag_not_found": _missing_type,
+    "model_attributes_type": _not_an_object,
+    "model_type": _not_an_object,
+    "too_short": _too_short,
+    "string_too_long": _too_long,
+    "literal_error": _literal,
+    "value_error": _custom,
+    "assertion_error": _custom,
+    "finite_number": _finite,
+    "unknown-dataset": _unknown_dataset,
+}
+
+
+def _drop_noise(found: list[Diagnostic]) -> list[Diagnostic]:
+    """Pydantic reports a list as "too short" when items inside it failed: keep
+    only the item errors then, and report each path and code once."""
+    seen, kept = set(), []
+    for d in found:
+        inner = any(o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in found)
+        if d.code == "empty-list" and inner:
+            continue
+        if (d.path, d.code) not in seen:
+            seen.add((d.path, d.code))
+            kept.append(d)
+    return kept
+
+
+def train_rules(spec: Spec) -> list[Diagnostic]:
+    """Rules across fields of ``train``: early stopping must watch something measured."""
+    train = spec.train
+    stopping = train.early_stopping if train is not None else None
+    if stopping is None:
+        return []
+    where = ("train", "early_stopping", "monitor")
+    if stopping.monitor.startswith("val_") and train.validation_split == 0:
+        return [Diagnostic(where, "monitor-needs-validation",
+                           f"early_stopping monitors {stopping.monitor} but validation_split is 0",
+                           'set "validation_split" (e.g. 0.2), or monitor a training quantity such as "loss"')]
+    metric = stopping.monitor.removeprefix("val_")
+    if metric != "loss" and metric not in train.metrics:
+        return [Diagnostic(where, "monitor-not-measured",
+                           f"early_stopping monitors {stopping.monitor} but metrics does not include {metric}",
+                           f'add "{metric}" to train.metrics')]
+    return []
+
+
+def duplicate_names(layers: list[Any]) -> list[Diagnostic]:
+    """Layer names given explicitly must be unique (checked on the raw list, so
+    it is reported beside every other problem)."""
+    first: dict[str, int] = {}
+    found = []
+    for index, layer in enumerate(layers):
+        name = layer.get("name") if isinstance(layer, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            found.append(Diagnostic(("layers", index, "name"), "duplicate-name",
+                                    f'layer name "{name}" is already used by layers[{first[name]}]',
+                                    "give every layer a different name"))
+        else:
+            first[name] = index
+    return found
+
+
+# ---------------------------------------------------------------- wording helpers
+
+def did_you_mean(word: str, options: Iterable[str]) -> str | None:
+    """``did you mean "relu"?`` for the closest option, or None."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else None
+
+
+def describe(value: Any) -> str:
+    """A short description of a received value: ``string "10"``, ``true``, ``3.0``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f'string "{shown}"'
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _field(path: Path) -> str:
+    """How a message names a field: from its last key on (``neurons``, ``metrics[1]``, ``layers[5]``)."""
+    keys = [i for i, part in enumerate(path) if isinstance(part, str)]
+    return format_path(path[keys[-1]:]) if keys else "the spec"
+
+
+def _wrong_type(path: Path, expected: str, node: Any) -> Diagnostic:
+    hint = None
+    if isinstance(node, str) and expected in ("an integer", "a number"):
+        hint = "write the number without quotes"
+    elif isinstance(node, float) and expected == "an integer" and node.is_integer():
+        hint = f"write {int(node)} without a decimal point"
+    return Diagnostic(path, "wrong-type", f"{_field(path)} must be {expected}, got {describe(node)}", hint)
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _union_kind(path: Path) -> str:
+    last = next((p for p in reversed(path) if isinstance(p, str)), "layers")
+    return _UNION_KINDS.get(last, "layer")
+
+
+def _model_at(path: Path, node: Any) -> type[Component] | None:
+    """The parameter model that validates the object ``node`` found at ``path``."""
+    if path in _SECTIONS:
+        return _SECTIONS[path]
+    if path == ("data",):
+        return {"spiral": SpiralData, "sine": SineData, "file": FileData}.get(data_tag(node), GateData)
+    if isinstance(node, dict) and isinstance(node.get("type"), str):
+        entry = REGISTRY.get(_union_kind(path), node["type"])
+        return entry.params if entry else None
+    return None
+
+
+def _allowed_keys(path: Path, node: Any) -> list[str]:
+    model = _model_at(path, node)
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _owner(path: Path, node: Any) -> str:
+    """How a message names the object at ``path``: ``dense layer``, ``input``, ``the spec``."""
+    if path == ():
+        return "the spec"
+    if isinstance(node, dict) and isinstance(node.get("type"), str):
+        return f'{node["type"]} {_union_kind(path)}'
+    return _field(path)
+
+
+def _missing_hint(key: str, parent: Any) -> str | None:
+    if key == "neurons":
+        return 'add "neurons": the number of outputs of this layer'
+    if key == "features":
+        return 'add "features": the number of columns in your data'
+    if key in ("input", "layers"):
+        return {"input": 'add "input": {"features": N}', "layers": 'add "layers": [...]'}[key]
+    return None

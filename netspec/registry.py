@@ -1,0 +1,112 @@
+"""The component registry: one table for built-ins and users' components alike.
+
+A component is a small, complete unit registered once under a ``kind`` and a
+``type`` name:
+
+- its **parameter model**, a :class:`netspec.spec.Component` subclass (what a
+  spec may say about it; validated, listed in the JSON Schema);
+- its **shape rule** (layers and activations): ``shape(params, in_features)``
+  returns ``(out_features, parameter_count)`` and raises
+  :class:`ShapeProblem` when the input width cannot work;
+- its **builder**: ``build(params, in_features, context)`` returns the plain
+  NumPy runtime object (layers, activations, losses, optimizers) or, for
+  initialisers, the array-making function.
+
+Kinds: ``layer`` (anything that may stand in ``layers``), ``activation``
+(also usable as a layer, and as dense's ``activation`` shorthand), ``loss``,
+``initializer`` and ``optimizer``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+KINDS = ("layer", "activation", "loss", "initializer", "optimizer")
+
+
+class ShapeProblem(Exception):
+    """Raised by a shape rule: the layer cannot take ``in_features`` inputs.
+
+    ``message`` is plain words; ``field`` names the parameter at fault, when
+    one is (it extends the diagnostic's path); ``hint`` says how to fix it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.hint = hint
+
+
+def same_width(params: Any, in_features: int) -> tuple[int, int]:
+    """The shape rule of element-wise components: width unchanged, no parameters."""
+    return in_features, 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component."""
+
+    kind: str
+    name: str
+    params: type
+    build: Callable[..., Any]
+    shape: Callable[[Any, int], tuple[int, int]] | None = None
+
+    @property
+    def summary(self) -> str:
+        """The first line of the parameter model's docstring."""
+        doc = (self.params.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+
+class Registry:
+    """Components by kind and name, in registration order.
+
+    Registering after the spec models were first used rebuilds them, so a new
+    type is valid in specs, in the JSON Schema and in listings at once.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self._listeners: list[Callable[[], None]] = []
+
+    def add(self, entry: Entry, *, replace: bool = False) -> Entry:
+        if entry.kind not in KINDS:
+            raise ValueError(f"unknown component kind {entry.kind!r}; expected one of {', '.join(KINDS)}")
+        table = self._entries[entry.kind]
+        if entry.name in table and not replace:
+            raise ValueError(
+                f"a {entry.kind} named {entry.name!r} is already registered; pass replace=True to override it"
+            )
+        table[entry.name] = entry
+        if entry.kind == "activation":
+            self._entries["layer"][entry.name] = entry
+        for listener in self._listeners:
+            listener()
+        return entry
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every registration (the spec models rebuild this way)."""
+        self._listeners.append(listener)
+
+    def get(self, kind: str, name: str) -> Entry | None:
+        return self._entries[kind].get(name)
+
+    def names(self, kind: str) -> list[str]:
+        return list(self._entries[kind])
+
+    def entries(self, kind: str) -> list[Entry]:
+        return list(self._entries[kind].values())
+
+    def entry_for(self, params: Any) -> Entry:
+        """The entry whose parameter model ``params`` is an instance of."""
+        for table in self._entries.values():
+            entry = table.get(getattr(params, "type", None))
+            if entry is not None and isinstance(params, entry.params):
+                return entry
+        raise LookupError(f"{type(params).__name__} is not a registered component")
+
+
+REGISTRY = Registry()
