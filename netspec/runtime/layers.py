@@ -1,0 +1,76 @@
+"""Layers with trainable parameters, in plain NumPy.
+
+Every runtime component follows one protocol: ``forward(inputs, training=False)``
+stores ``inputs`` and ``output`` and returns the output; ``backward(dvalues)``
+turns the gradient w.r.t. the output into ``dinputs`` (and the parameter
+gradients) and returns it; ``parameters()`` and ``gradients()`` list the arrays
+in the same order, the parameters being the very arrays optimizers update in
+place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Dense:
+    """Fully connected layer: ``output = inputs @ weights + bias``.
+
+    Shapes: ``weights`` (in_features, neurons), ``bias`` (1, neurons) or None
+    for no bias; inputs (n, in_features) -> output (n, neurons). The arrays'
+    dtype is the layer's dtype; the layer keeps and updates the arrays it was
+    given (make them with :mod:`netspec.runtime.initializers`).
+
+    Backward, for ``dvalues`` (n, neurons):
+    ``dweights = inputs.T @ dvalues`` (in_features, neurons),
+    ``dbiases = sum(dvalues, axis=0)`` (1, neurons),
+    ``dinputs = dvalues @ weights.T`` (n, in_features).
+    """
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray | None = None, name: str = "dense"):
+        if weights.ndim != 2:
+            raise ValueError(f"Dense weights must be 2-D (in_features, neurons); received shape {weights.shape}")
+        if bias is not None and bias.shape != (1, weights.shape[1]):
+            raise ValueError(
+                f"Dense bias must have shape (1, {weights.shape[1]}) to match weights {weights.shape}; "
+                f"received shape {bias.shape}"
+            )
+        self.weights = weights
+        self.bias = bias
+        self.name = name
+
+    @property
+    def in_features(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def neurons(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weights.dtype
+
+    def forward(self, inputs: np.ndarray, training: bool = False) -> np.ndarray:
+        self.inputs = inputs
+        self.output = inputs @ self.weights
+        if self.bias is not None:
+            self.output += self.bias
+        return self.output
+
+    def backward(self, dvalues: np.ndarray) -> np.ndarray:
+        self.dweights = self.inputs.T @ dvalues
+        if self.bias is not None:
+            self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+        self.dinputs = dvalues @ self.weights.T
+        return self.dinputs
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.weights] if self.bias is None else [self.weights, self.bias]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [self.dweights] if self.bias is None else [self.dweights, self.dbiases]
+
+    def __repr__(self) -> str:
+        bias = "" if self.bias is not None else ", bias=False"
+        return f"Dense({self.in_features} → {self.neurons}{bias}, name={self.name!r})"
