@@ -1,0 +1,115 @@
+"""Stage 3: widths, parameter counts, shape errors and lints, without allocating."""
+
+import pytest
+
+from netspec.check import check
+from netspec.errors import format_path
+from netspec.infer import infer, layer_names, steps
+from netspec.limits import Limits
+
+
+def spec_of(layers, features=2, **extra):
+    spec, found = check({"input": {"features": features}, "layers": layers, **extra})
+    assert found == [], found
+    return spec
+
+
+def codes(shapes):
+    return {(format_path(d.path), d.code, d.severity) for d in shapes.diagnostics}
+
+
+def test_widths_and_parameter_counts():
+    shapes = infer(spec_of([{"type": "dense", "neurons": 64, "activation": "relu"},
+                            {"type": "dense", "neurons": 3, "bias": False}, {"type": "softmax"}]))
+    rows = [(s.name, s.type, s.in_features, s.out_features, s.parameters) for s in shapes.layers]
+    assert rows == [
+        ("dense_1", "dense", 2, 64, 2 * 64 + 64),
+        ("relu_1", "relu", 64, 64, 0),
+        ("dense_2", "dense", 64, 3, 64 * 3),
+        ("softmax_1", "softmax", 3, 3, 0),
+    ]
+    assert shapes.total_parameters == 2 * 64 + 64 + 64 * 3
+    assert shapes.output_features == 3
+    assert shapes.layers[1].where == "layers[0].activation"
+    assert shapes.diagnostics == ()
+
+
+def test_in_features_mismatch_names_both_sides():
+    shapes = infer(spec_of([{"type": "dense", "neurons": 10}, {"type": "relu"},
+                            {"type": "dense", "neurons": 3, "in_features": 4}]))
+    [d] = shapes.errors
+    assert format_path(d.path) == "layers[2].in_features"
+    assert d.code == "shape-mismatch"
+    assert d.message == "layers[2] (dense_2): in_features is 4 but the previous layer (relu_1) outputs 10 features"
+
+
+def test_in_features_of_the_first_layer_is_checked_against_the_input():
+    [d] = infer(spec_of([{"type": "dense", "neurons": 3, "in_features": 5}])).errors
+    assert d.message == "layers[0] (dense_1): in_features is 5 but the input has 2 features"
+
+
+def test_matching_in_features_is_fine():
+    assert infer(spec_of([{"type": "dense", "neurons": 3, "in_features": 2}])).diagnostics == ()
+
+
+def test_softmax_over_one_unit_is_an_error():
+    [d] = infer(spec_of([{"type": "dense", "neurons": 1}, {"type": "softmax"}])).errors
+    assert (format_path(d.path), d.code) == ("layers[1]", "bad-width")
+    assert "softmax over 1 unit" in d.message
+
+
+@pytest.mark.parametrize("layers, loss, expected", [
+    ([{"type": "dense", "neurons": 3}], "categorical_crossentropy", ("loss", "crossentropy-without-softmax")),
+    ([{"type": "dense", "neurons": 3}, {"type": "softmax"}], {"type": "categorical_crossentropy", "from_logits": True},
+     ("loss.from_logits", "softmax-with-logits")),
+    ([{"type": "dense", "neurons": 2}, {"type": "sigmoid"}], "binary_crossentropy", ("loss", "binary-crossentropy-width")),
+    ([{"type": "dense", "neurons": 1}], "binary_crossentropy", ("loss", "binary-crossentropy-without-sigmoid")),
+    ([{"type": "dense", "neurons": 1, "activation": "relu"}], "mse", ("layers[0].activation", "relu-output-regression")),
+    ([{"type": "dense", "neurons": 3}, {"type": "sigmoid"}], "categorical_crossentropy",
+     ("loss", "sigmoid-with-categorical-crossentropy")),
+])
+def test_loss_against_output_lints_are_warnings(layers, loss, expected):
+    shapes = infer(spec_of(layers, loss=loss))
+    assert shapes.errors == []
+    assert (*expected, "warning") in codes(shapes)
+
+
+def test_lints_can_be_ignored_by_code():
+    spec = spec_of([{"type": "dense", "neurons": 3}], loss="categorical_crossentropy")
+    assert infer(spec, ignore=["crossentropy-without-softmax"]).diagnostics == ()
+
+
+def test_sensible_networks_have_no_lints():
+    for layers, loss in [
+        ([{"type": "dense", "neurons": 3}, {"type": "softmax"}], "categorical_crossentropy"),
+        ([{"type": "dense", "neurons": 3}], {"type": "categorical_crossentropy", "from_logits": True}),
+        ([{"type": "dense", "neurons": 1, "activation": "sigmoid"}], "binary_crossentropy"),
+        ([{"type": "dense", "neurons": 4, "activation": "relu"}, {"type": "dense", "neurons": 1}], "mse"),
+    ]:
+        assert infer(spec_of(layers, loss=loss)).diagnostics == ()
+
+
+def test_parameter_budget_is_checked_before_allocation():
+    spec = spec_of([{"type": "dense", "neurons": 10**6}, {"type": "dense", "neurons": 10**6}], features=10**6)
+    [d] = infer(spec).errors
+    assert d.code == "too-many-parameters"
+    assert "2,000,002,000,000 parameters" in d.message
+    assert "500,000,000" in d.message
+
+
+def test_memory_budget_names_count_and_bytes():
+    spec = spec_of([{"type": "dense", "neurons": 1000}], features=1000)
+    [d] = infer(spec, limits=Limits(max_memory_bytes=1024**2)).errors
+    assert d.code == "too-much-memory"
+    assert "1,001,000 parameters" in d.message and "32,032,000 bytes" in d.message
+
+
+def test_names_count_per_type_and_skip_taken_names():
+    spec = spec_of([{"type": "dense", "neurons": 3, "name": "dense_2", "activation": "relu"},
+                    {"type": "dense", "neurons": 3}, {"type": "relu"}])
+    assert layer_names(steps(spec)) == ["dense_2", "relu_1", "dense_1", "relu_2"]
+
+
+def test_table_lists_every_layer_and_the_total():
+    table = infer(spec_of([{"type": "dense", "neurons": 3}, {"type": "softmax"}])).table()
+    assert "dense_1" in table and "2 → 3" in table and "total parameters: 9" in table
