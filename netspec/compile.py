@@ -1,0 +1,91 @@
+"""Stage 4, compile: a checked :class:`~netspec.spec.Spec` and its
+:class:`~netspec.infer.Shapes` become a :class:`~netspec.runtime.pipeline.Pipeline`.
+
+This is the only stage that knows both worlds: it reads parameter models and
+builds plain NumPy objects, through each component's registered builder.
+
+Randomness: ``rng: "default"`` uses one ``numpy.random.default_rng(seed)``;
+``rng: "legacy"`` one ``numpy.random.RandomState(seed)`` shared by the whole
+spec, so tutorials written against ``np.random.seed(seed)`` are reproduced bit
+for bit. Dense layers are initialised in spec order; biases are zeros and draw
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .components import Adam, GlorotUniform
+from .infer import Shapes
+from .registry import REGISTRY
+from .runtime.pipeline import TARGET_KINDS, Pipeline
+from .runtime.training import EarlyStopping, TrainingConfig
+from .spec import Component, Spec, Train
+
+DEFAULT_INIT = GlorotUniform()
+DEFAULT_OPTIMIZER = Adam()
+
+
+def make_rng(kind: str, seed: int | None) -> np.random.Generator | np.random.RandomState:
+    """The spec's random source: a Generator, or the legacy RandomState."""
+    return np.random.RandomState(seed) if kind == "legacy" else np.random.default_rng(seed)
+
+
+@dataclass
+class BuildContext:
+    """What a component's builder may use: the step's name, the dtype, the
+    shared random source and the spec's default initialiser."""
+
+    name: str
+    dtype: np.dtype
+    rng: np.random.Generator | np.random.RandomState
+    default_init: Component
+
+    def initialize(self, init: Component | None, shape: tuple[int, ...]) -> np.ndarray:
+        """An array of ``shape`` from ``init`` (or the spec's default initialiser)."""
+        init = init if init is not None else self.default_init
+        make = REGISTRY.get("initializer", init.type).build(init)
+        return make(shape, self.rng, self.dtype)
+
+    def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.zeros(shape, dtype=self.dtype)
+
+
+def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
+    """Build the runtime objects of every step of ``shapes`` and the loss."""
+    assert not shapes.errors, "compile needs a spec without errors"
+    dtype = np.dtype(spec.dtype)
+    rng = make_rng(spec.rng, spec.seed)
+    default_init = spec.init if spec.init is not None else DEFAULT_INIT
+    layers = []
+    for step in shapes.layers:
+        entry = REGISTRY.get("layer", step.type)
+        layers.append(entry.build(step.params, step.in_features, BuildContext(step.name, dtype, rng, default_init)))
+    loss = REGISTRY.get("loss", spec.loss.type).build(spec.loss) if spec.loss is not None else None
+    train = spec.train if spec.train is not None else Train()
+    optimizer_spec = train.optimizer if train.optimizer is not None else DEFAULT_OPTIMIZER
+    optimizer = REGISTRY.get("optimizer", optimizer_spec.type).build(optimizer_spec)
+    return Pipeline(layers, loss, input_features=shapes.input_features,
+                    output_features=shapes.output_features, dtype=dtype,
+                    task=task_of(spec, shapes), spec=spec.to_dict(), summary=shapes.table(),
+                    warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train))
+
+
+def training_config(spec: Spec, train: Train) -> TrainingConfig:
+    """The ``train`` section as plain runtime values; its seed defaults to the spec's."""
+    stopping = train.early_stopping
+    return TrainingConfig(
+        epochs=train.epochs, batch_size=train.batch_size, shuffle=train.shuffle,
+        seed=train.seed if train.seed is not None else spec.seed,
+        validation_split=train.validation_split, metrics=tuple(train.metrics),
+        early_stopping=EarlyStopping(**stopping.options()) if stopping is not None else None)
+
+
+def task_of(spec: Spec, shapes: Shapes) -> str:
+    """``categorical``, ``binary`` or ``regression``: from the loss, else from the output layer."""
+    if spec.loss is not None and spec.loss.type in TARGET_KINDS:
+        return TARGET_KINDS[spec.loss.type]
+    last = shapes.layers[-1].type
+    return {"softmax": "categorical", "sigmoid": "binary"}.get(last, "regression")

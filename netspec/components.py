@@ -1,0 +1,289 @@
+"""The built-in components, each registered once: parameter model, shape rule, builder.
+
+This module and :mod:`netspec.compile` are the only ones that know both worlds:
+the parameter models (Pydantic) and the runtime objects (plain NumPy, in
+:mod:`netspec.runtime`). Users register their own components through the very
+same :func:`register` (see :mod:`netspec.registry`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import Field, PositiveInt, create_model, model_validator
+
+from .registry import REGISTRY, Entry, ShapeProblem, same_width
+from .runtime import activations as act
+from .runtime import initializers as inits
+from .runtime import layers as rl
+from .runtime import losses as rloss
+from .runtime import optimizers as ropt
+from .spec import Activation, Initializer, Layer, Loss, Optimizer, shorthand
+
+
+def register(kind: str, name: str, *, build: Callable[..., Any], shape: Callable | None = None,
+             replace: bool = False) -> Callable[[type], type]:
+    """Class decorator: register a parameter model as component ``name`` of ``kind``.
+
+    The model gets a ``type: Literal[name]`` field if it does not declare one.
+    ``build(params, in_features, context)`` makes the runtime object;
+    ``shape(params, in_features) -> (out_features, parameter_count)`` is the
+    shape rule of layers (activations default to "same width, no parameters").
+    """
+
+    def decorate(params: type) -> type:
+        if "type" not in params.model_fields:
+            params = create_model(params.__name__, __base__=params, __module__=params.__module__,
+                                  __doc__=params.__doc__, type=(Literal[name], name))
+        rule = shape if shape is not None else (same_width if kind == "activation" else None)
+        REGISTRY.add(Entry(kind, name, params, build, rule), replace=replace)
+        return params
+
+    return decorate
+
+
+# ---------------------------------------------------------------- initialisers
+
+def _init_builder(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Builder of an initialiser: ``(shape, rng, dtype) -> array`` with the spec's options bound."""
+
+    def build(params: Initializer, in_features: int | None = None, context: Any = None) -> Callable[..., Any]:
+        options = params.options()
+        return lambda shape, rng, dtype: function(shape, rng, dtype, **options)
+
+    return build
+
+
+@register("initializer", "uniform", build=_init_builder(inits.uniform))
+class Uniform(Initializer):
+    """Uniform on [low, high). Legacy rng: one ``rand`` call, ``low + (high - low) * rand``."""
+
+    type: Literal["uniform"] = "uniform"
+    low: float = Field(default=-0.05, allow_inf_nan=False)
+    high: float = Field(default=0.05, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Uniform":
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high, got low={self.low} and high={self.high}")
+        return self
+
+
+@register("initializer", "normal", build=_init_builder(inits.normal))
+class Normal(Initializer):
+    """Normal with ``mean`` and ``std``. Legacy rng: one ``randn`` call, ``mean + std * randn``."""
+
+    type: Literal["normal"] = "normal"
+    mean: float = Field(default=0.0, allow_inf_nan=False)
+    std: float = Field(default=0.01, gt=0, allow_inf_nan=False)
+
+
+@register("initializer", "glorot_uniform", build=_init_builder(inits.glorot_uniform))
+class GlorotUniform(Initializer):
+    """Uniform on ±sqrt(6 / (fan_in + fan_out)) (the default initialiser)."""
+
+    type: Literal["glorot_uniform"] = "glorot_uniform"
+
+
+@register("initializer", "he_normal", build=_init_builder(inits.he_normal))
+class HeNormal(Initializer):
+    """Normal with std sqrt(2 / fan_in), suited to ReLU networks."""
+
+    type: Literal["he_normal"] = "he_normal"
+
+
+@register("initializer", "zeros", build=_init_builder(inits.zeros))
+class Zeros(Initializer):
+    """All zeros (draws nothing)."""
+
+    type: Literal["zeros"] = "zeros"
+
+
+# ---------------------------------------------------------------- layers
+
+def _dense_shape(params: "Dense", in_features: int) -> tuple[int, int]:
+    return params.neurons, in_features * params.neurons + (params.neurons if params.bias else 0)
+
+
+def _dense_build(params: "Dense", in_features: int, context: Any) -> rl.Dense:
+    weights = context.initialize(params.init, (in_features, params.neurons))
+    bias = context.zeros((1, params.neurons)) if params.bias else None
+    return rl.Dense(weights, bias, name=context.name)
+
+
+@register("layer", "dense", build=_dense_build, shape=_dense_shape)
+class Dense(Layer):
+    """Fully connected: ``output = inputs @ weights + bias``; (n, in_features) → (n, neurons).
+
+    ``weights`` has shape (in_features, neurons) and ``bias`` (1, neurons),
+    zeros. ``in_features`` is inferred from the previous width when absent and
+    checked when present. ``activation`` is shorthand for an activation layer
+    right after this one. ``init`` overrides the spec's default initialiser.
+    """
+
+    type: Literal["dense"] = "dense"
+    neurons: PositiveInt
+    in_features: Optional[PositiveInt] = None
+    activation: Optional[shorthand("activation")] = None
+    bias: bool = True
+    init: Optional[shorthand("initializer")] = None
+
+
+# ---------------------------------------------------------------- activations
+
+def _activation_builder(runtime: type) -> Callable[..., Any]:
+    def build(params: Activation, in_features: int, context: Any) -> Any:
+        return runtime(**params.options(), name=context.name)
+
+    return build
+
+
+def _softmax_shape(params: "Softmax", in_features: int) -> tuple[int, int]:
+    if in_features < 2:
+        raise ShapeProblem(
+            f"softmax over {in_features} unit always outputs 1.0",
+            hint="give the previous layer 2 or more neurons, or use sigmoid for a single unit",
+        )
+    return in_features, 0
+
+
+@register("activation", "relu", build=_activation_builder(act.ReLU))
+class ReLU(Activation):
+    """max(0, x)."""
+
+    type: Literal["relu"] = "relu"
+
+
+@register("activation", "leaky_relu", build=_activation_builder(act.LeakyReLU))
+class LeakyReLU(Activation):
+    """x for x > 0, alpha·x otherwise."""
+
+    type: Literal["leaky_relu"] = "leaky_relu"
+    alpha: float = Field(default=0.01, ge=0, allow_inf_nan=False)
+
+
+@register("activation", "elu", build=_activation_builder(act.ELU))
+class ELU(Activation):
+    """x for x > 0, alpha·(exp(x) − 1) otherwise."""
+
+    type: Literal["elu"] = "elu"
+    alpha: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+
+
+@register("activation", "sigmoid", build=_activation_builder(act.Sigmoid))
+class Sigmoid(Activation):
+    """1 / (1 + exp(−x))."""
+
+    type: Literal["sigmoid"] = "sigmoid"
+
+
+@register("activation", "tanh", build=_activation_builder(act.Tanh))
+class Tanh(Activation):
+    """tanh(x)."""
+
+    type: Literal["tanh"] = "tanh"
+
+
+@register("activation", "softmax", build=_activation_builder(act.Softmax), shape=_softmax_shape)
+class Softmax(Activation):
+    """exp(x − max) / sum(exp(x − max)) along each row."""
+
+    type: Literal["softmax"] = "softmax"
+
+
+@register("activation", "linear", build=_activation_builder(act.Linear))
+class Linear(Activation):
+    """The identity, x."""
+
+    type: Literal["linear"] = "linear"
+
+
+# ---------------------------------------------------------------- losses
+
+def _options_builder(runtime: type) -> Callable[..., Any]:
+    """Builder of a component whose runtime class takes its options as keywords."""
+
+    def build(params: Any, in_features: int | None = None, context: Any = None) -> Any:
+        return runtime(**params.options())
+
+    return build
+
+
+@register("loss", "mse", build=_options_builder(rloss.MeanSquaredError))
+class MeanSquaredError(Loss):
+    """Mean over samples of the mean over outputs of (y − ŷ)²."""
+
+    type: Literal["mse"] = "mse"
+
+
+@register("loss", "mae", build=_options_builder(rloss.MeanAbsoluteError))
+class MeanAbsoluteError(Loss):
+    """Mean over samples of the mean over outputs of |y − ŷ|."""
+
+    type: Literal["mae"] = "mae"
+
+
+@register("loss", "categorical_crossentropy", build=_options_builder(rloss.CategoricalCrossentropy))
+class CategoricalCrossentropy(Loss):
+    """−log of the probability given to the true class; predictions clipped to
+    [1e-7, 1 − 1e-7]. Targets: class indices (n,) or one-hot rows (n, k).
+    ``from_logits``: the network outputs raw scores; softmax is applied inside."""
+
+    type: Literal["categorical_crossentropy"] = "categorical_crossentropy"
+    from_logits: bool = False
+
+
+@register("loss", "binary_crossentropy", build=_options_builder(rloss.BinaryCrossentropy))
+class BinaryCrossentropy(Loss):
+    """−(y·log ŷ + (1 − y)·log(1 − ŷ)), predictions clipped to [1e-7, 1 − 1e-7].
+    ``from_logits``: the network outputs raw scores; sigmoid is applied inside."""
+
+    type: Literal["binary_crossentropy"] = "binary_crossentropy"
+    from_logits: bool = False
+
+
+# ---------------------------------------------------------------- optimisers
+
+LearningRate = Field(default=0.001, gt=0, allow_inf_nan=False)
+Decay = Field(default=0.0, ge=0, allow_inf_nan=False)
+Epsilon = Field(default=1e-7, gt=0, allow_inf_nan=False)
+
+
+@register("optimizer", "sgd", build=_options_builder(ropt.SGD))
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum and 1/(1 + decay·t) decay."""
+
+    type: Literal["sgd"] = "sgd"
+    learning_rate: float = Field(default=0.01, gt=0, allow_inf_nan=False)
+    momentum: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
+    nesterov: bool = False
+    decay: float = Decay
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> "SGD":
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum above 0; set momentum (e.g. 0.9) or nesterov to false")
+        return self
+
+
+@register("optimizer", "adam", build=_options_builder(ropt.Adam))
+class Adam(Optimizer):
+    """Adam: bias-corrected first and second moment estimates."""
+
+    type: Literal["adam"] = "adam"
+    learning_rate: float = LearningRate
+    beta1: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
+    beta2: float = Field(default=0.999, ge=0, lt=1, allow_inf_nan=False)
+    epsilon: float = Epsilon
+    decay: float = Decay
+
+
+@register("optimizer", "rmsprop", build=_options_builder(ropt.RMSprop))
+class RMSprop(Optimizer):
+    """RMSprop: steps scaled by a running average of squared gradients."""
+
+    type: Literal["rmsprop"] = "rmsprop"
+    learning_rate: float = LearningRate
+    rho: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
+    epsilon: float = Epsilon
+    decay: float = Decay

@@ -1,0 +1,184 @@
+"""The compiled network: plain Python objects holding NumPy arrays.
+
+A :class:`Pipeline` runs its layers in order, keeps every layer's last
+``.output`` as the tutorial's classes do, and checks data at the door so a
+wrong column count or a label out of range is a :class:`~netspec.errors.DataError`
+naming what was expected, never a NumPy broadcasting traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from .activations import Sigmoid, Softmax
+from .checks import as_inputs, as_targets
+from .losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    sigmoid_binary_crossentropy_backward,
+    softmax_crossentropy_backward,
+)
+from .training import History, TrainingConfig, fit, metric_values
+
+# Output layer + loss pairs whose gradient is taken in one fused step.
+FUSED = {
+    (Softmax, CategoricalCrossentropy): softmax_crossentropy_backward,
+    (Sigmoid, BinaryCrossentropy): sigmoid_binary_crossentropy_backward,
+}
+
+
+@dataclass
+class TrainingState:
+    """What carries over between ``fit`` calls and through checkpoints: epochs
+    done and the shuffle generator."""
+
+    epoch: int = 0
+    shuffle_rng: np.random.Generator | None = None
+
+
+# Which targets a loss wants (the ``kind`` of :func:`as_targets`).
+TARGET_KINDS = {
+    "categorical_crossentropy": "categorical",
+    "binary_crossentropy": "binary",
+    "mse": "regression",
+    "mae": "regression",
+}
+
+
+class Pipeline:
+    """A network compiled from a spec: ``layers`` run in order, then ``loss_function``.
+
+    - ``forward(X)`` -> output (n, output_features);
+    - ``loss(X, y)`` -> the mean loss of the forward pass;
+    - ``predict(X)`` -> class indices (n,) for classification, 0/1 labels for
+      binary outputs, values (n, output_features) otherwise;
+    - ``parameters()`` -> every trainable array, in layer order;
+    - ``summary()`` -> the layer table (the same as ``netspec summary``);
+    - ``fit(X, y, **overrides)`` -> a :class:`History`; ``evaluate(X, y)``;
+    - ``save(path)``; restore with :func:`netspec.load_pipeline`.
+
+    ``warnings`` holds the spec's lints (never raised). ``spec`` is the
+    canonical spec as a plain dict. ``optimizer`` and ``training`` come from
+    the spec's ``train`` section (Adam and the defaults when it has none).
+    """
+
+    def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_features: int,
+                 output_features: int, dtype: np.dtype, task: str, spec: dict, summary: str,
+                 warnings: Sequence[Any] = (), optimizer: Any = None,
+                 training: TrainingConfig = TrainingConfig()):
+        self.layers = list(layers)
+        self.loss_function = loss_function
+        self.optimizer = optimizer
+        self.training = training
+        self.state = TrainingState()
+        self.input_features = input_features
+        self.output_features = output_features
+        self.dtype = np.dtype(dtype)
+        self.task = task
+        self.spec = spec
+        self.warnings = list(warnings)
+        self._summary = summary
+
+    @property
+    def output(self) -> np.ndarray | None:
+        """The last layer's output from the latest forward pass."""
+        return self.layers[-1].output if self.layers else None
+
+    def forward(self, X: Any, training: bool = False) -> np.ndarray:
+        """Check ``X`` (n, input_features), run every layer on it, return the output."""
+        return self.run(as_inputs(X, self.input_features, self.dtype), training)
+
+    def run(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """Run every layer on an already checked array (the hot path of training)."""
+        output = X
+        for layer in self.layers:
+            output = layer.forward(output, training=training)
+        return output
+
+    def backward(self, targets: np.ndarray) -> None:
+        """Backpropagate the mean loss of the last forward pass against checked
+        ``targets``: every layer's ``dinputs`` and parameter gradients are set.
+
+        A network ending in softmax + categorical cross-entropy (or sigmoid +
+        binary cross-entropy) uses the fused gradient ``(p − y)/n``."""
+        last = self.layers[-1]
+        fused = FUSED.get((type(last), type(self.loss_function)))
+        if fused is not None and not self.loss_function.from_logits:
+            last.dinputs = dvalues = fused(last.output, targets)
+            layers = self.layers[:-1]
+        else:
+            dvalues = self.loss_function.backward(last.output, targets)
+            layers = self.layers
+        for layer in reversed(layers):
+            dvalues = layer.backward(dvalues)
+
+    def gradients(self) -> list[np.ndarray]:
+        """The gradients of the last backward pass, in the order of :meth:`parameters`."""
+        return [g for layer in self.layers for g in layer.gradients()]
+
+    def fit(self, X: Any, y: Any, *, verbose: int = 1, stream: Any = None, on_epoch: Any = None,
+            **overrides: Any) -> History:
+        """Train on ``X`` and ``y``; ``overrides`` replace the spec's training
+        options (``epochs``, ``batch_size``, ``shuffle``, ``seed``,
+        ``validation_split``, ``metrics``). ``verbose=0`` is silent."""
+        if self.loss_function is None:
+            raise _no_loss()
+        config = self.training.with_overrides(**overrides)
+        X = as_inputs(X, self.input_features, self.dtype)
+        return fit(self, X, self.targets(y, len(X)), config, verbose=verbose, stream=stream, on_epoch=on_epoch)
+
+    def evaluate(self, X: Any, y: Any, metrics: Sequence[str] | None = None) -> dict[str, float]:
+        """The loss and metrics (the spec's, unless given) on ``X`` and ``y``."""
+        if self.loss_function is None:
+            raise _no_loss()
+        output = self.forward(X)
+        chosen = tuple(self.training.metrics if metrics is None else metrics)
+        return metric_values(self, output, self.targets(y, len(output)), chosen)
+
+    def save(self, path: Any, *, optimizer_state: bool = True) -> None:
+        """Write one ``.npz`` checkpoint (see :mod:`netspec.runtime.checkpoint`)."""
+        from .checkpoint import save
+
+        save(self, path, optimizer_state=optimizer_state)
+
+    def targets(self, y: Any, samples: int) -> np.ndarray:
+        """``y`` checked and shaped for this pipeline's loss (see :func:`as_targets`)."""
+        return as_targets(y, kind=self.task, outputs=self.output_features, samples=samples, dtype=self.dtype)
+
+    def loss(self, X: Any, y: Any) -> float:
+        """Mean loss of the forward pass on ``X`` against targets ``y``."""
+        if self.loss_function is None:
+            raise _no_loss()
+        output = self.forward(X)
+        return self.loss_function.calculate(output, self.targets(y, len(output)))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class indices (categorical), 0/1 labels (binary), or the output values (regression)."""
+        output = self.forward(X)
+        if self.task == "categorical":
+            return np.argmax(output, axis=1)
+        if self.task == "binary":
+            threshold = 0.0 if getattr(self.loss_function, "from_logits", False) else 0.5
+            labels = (output > threshold).astype(np.int64)
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return output
+
+    def parameters(self) -> list[np.ndarray]:
+        """Every trainable array, in layer order (dense: weights, then bias)."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def summary(self) -> str:
+        """The layer table: name, type, in → out width, parameters, total."""
+        return self._summary
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Pipeline([{inner}], loss={self.loss_function!r})"
+
+
+def _no_loss() -> Exception:
+    return DataError('this pipeline has no loss: add "loss" to the spec to compute one')
