@@ -1,0 +1,125 @@
+"""The stages run in order: read → check → infer → compile.
+
+Every public entry point takes a ``source``: a path (``.json``, ``.yaml``,
+``.yml``), JSON or YAML text, a dict, or an already checked :class:`Spec`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .check import check
+from .compile import build_pipeline
+from .errors import CheckpointError, Diagnostic, SpecError
+from .infer import Shapes
+from .infer import infer as infer_shapes
+from .limits import DEFAULT_LIMITS, Limits
+from .read import Document, read
+from .runtime import checkpoint
+from .runtime.pipeline import Pipeline
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`validate` found: ``ok`` when there is no error.
+
+    ``errors`` and ``warnings`` are :class:`~netspec.errors.Diagnostic` lists,
+    located in the source when it was text. ``spec`` and ``shapes`` are set
+    when the spec checked cleanly (``shapes`` may still carry shape errors).
+    """
+
+    errors: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    spec: Spec | None = None
+    shapes: Shapes | None = None
+    document: Document | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.errors + self.warnings
+
+    def raise_for_errors(self) -> None:
+        """Raise one :class:`SpecError` carrying every diagnostic, if there is any error."""
+        if self.errors:
+            raise SpecError(self.diagnostics)
+
+
+def validate(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
+             limits: Limits = DEFAULT_LIMITS) -> Report:
+    """Check ``source`` through every stage but compile; never raises for a bad spec.
+
+    ``strict`` turns warnings into errors; ``ignore`` silences lints by code.
+    """
+    if isinstance(source, Spec):
+        spec, document = source, None
+    else:
+        try:
+            document = read(source, limits=limits)
+        except SpecError as exc:
+            return Report(exc.errors, exc.warnings)
+        spec, problems = check(document.tree, limits=limits)
+        if problems:
+            return Report(_located(problems, document), [], document=document)
+    shapes = infer_shapes(spec, limits=limits, ignore=ignore)
+    found = _located(shapes.diagnostics, document)
+    if strict:
+        found = [d.as_error() for d in found]
+    return Report([d for d in found if d.is_error], [d for d in found if not d.is_error],
+                  spec, shapes, document)
+
+
+def load(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
+         limits: Limits = DEFAULT_LIMITS) -> Spec:
+    """The typed, immutable :class:`Spec` of ``source``, or :class:`SpecError`
+    listing every problem (structural and shape alike)."""
+    report = validate(source, strict=strict, ignore=ignore, limits=limits)
+    report.raise_for_errors()
+    return report.spec
+
+
+def infer(source: Any, *, limits: Limits = DEFAULT_LIMITS) -> Shapes:
+    """Every layer's name, type, in/out width and parameter count, and the
+    total (``Shapes.total_parameters``); raises :class:`SpecError` on errors."""
+    report = validate(source, limits=limits)
+    report.raise_for_errors()
+    return report.shapes
+
+
+def compile(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
+            limits: Limits = DEFAULT_LIMITS) -> Pipeline:
+    """A runnable :class:`~netspec.runtime.pipeline.Pipeline` for ``source``.
+
+    Raises :class:`SpecError` when the spec has errors; warnings are kept on
+    ``pipeline.warnings`` and never raised (unless ``strict``).
+    """
+    report = validate(source, strict=strict, ignore=ignore, limits=limits)
+    report.raise_for_errors()
+    return build_pipeline(report.spec, report.shapes)
+
+
+def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> Pipeline:
+    """Restore a pipeline saved with :meth:`Pipeline.save`: same parameters
+    bit for bit and, when saved, the optimiser and shuffle state, so the next
+    training step is the one uninterrupted training would take.
+
+    Raises :class:`~netspec.errors.CheckpointError` when the file is not a
+    checkpoint or its arrays do not match its spec."""
+    where = str(path)
+    arrays = checkpoint.read(path)
+    try:
+        pipeline = compile(checkpoint.spec_of(arrays, where), limits=limits)
+    except SpecError as exc:
+        raise CheckpointError(f"checkpoint {where}: its spec is invalid:\n{exc}") from None
+    checkpoint.restore(pipeline, arrays, where)
+    return pipeline
+
+
+def _located(found: Iterable[Diagnostic], document: Document | None) -> list[Diagnostic]:
+    found = list(found)
+    return [document.locate(d) for d in found] if document is not None else found
