@@ -380,7 +380,7 @@ def _read_yaml(text: str, limits: Limits) -> Document:
         _check_yaml_outline(text, limits)
         root = yaml.compose(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
-        raise _yaml_syntax(exc, text) from None
+        raise _yaml_syntax(exc, text, limits) from None
     if isinstance(root, yaml.ScalarNode) and root.tag == _YAML_TAG + "null" and root.value == "":
         raise _fail("empty-document", "the spec is empty", hint="write a JSON object or a YAML mapping")
     converter = _YamlTree(limits)
@@ -415,12 +415,14 @@ def _check_yaml_outline(text: str, limits: Limits) -> None:
         raise _fail("empty-document", "the spec is empty", hint="write a JSON object or a YAML mapping")
 
 
-def _yaml_syntax(error: yaml.YAMLError, text: str) -> SpecError:
+def _yaml_syntax(error: yaml.YAMLError, text: str, limits: Limits) -> SpecError:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     at = _mark(mark) if mark is not None else None
     if isinstance(error, yaml.reader.ReaderError):  # a character YAML refuses; libyaml counts bytes, so find it
         at = _Lines(text).at(max(text.find(chr(error.character)), 0))
     problem = getattr(error, "problem", None) or getattr(error, "reason", None) or str(error)
+    if "maximum nesting depth" in problem:  # libyaml's own limit (PyYAML >= 6.0.4) can come before ours
+        return SpecError([_too_deep((), limits).located(*at) if at else _too_deep((), limits)])
     context = getattr(error, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
     line = Document(None, text=text).line_text(at[0]) if at else None
