@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .check import check
+from .check import check, spec_rules
 from .compile import build_pipeline
 from .errors import CheckpointError, Diagnostic, SpecError
 from .infer import Shapes
@@ -58,6 +58,9 @@ def validate(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
     """
     if isinstance(source, Spec):
         spec, document = source, None
+        problems = spec_rules(spec)
+        if problems:
+            return Report(problems, [])
     else:
         try:
             document = read(source, limits=limits)

@@ -75,12 +75,14 @@ def check(tree: Any, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, l
     return (None, problems) if problems else (spec, [])
 
 
-def diagnostics_from(exc: ValidationError, tree: Any) -> list[Diagnostic]:
-    """Turn a Pydantic ``ValidationError`` raised on ``tree`` into diagnostics."""
+def diagnostics_from(exc: ValidationError, tree: Any, root: type[Component] = Spec) -> list[Diagnostic]:
+    """Turn a Pydantic ``ValidationError`` raised on ``tree`` into diagnostics;
+    ``root`` is the model ``tree`` was validated as (a whole Spec, or one
+    component built in Python)."""
     found = []
     for error in exc.errors(include_url=False):
         path, node, parent = user_path(error["loc"], tree)
-        found.append(_diagnostic(error, path, node, parent))
+        found.append(_diagnostic(error, path, node, parent, root))
     return _drop_noise(found)
 
 
@@ -125,11 +127,11 @@ def _child(node: Any, part: Any) -> Any:
     return None
 
 
-def _diagnostic(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _diagnostic(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     kind = error["type"]
     handler = _HANDLERS.get(kind)
     if handler is not None:
-        return handler(error, path, node, parent)
+        return handler(error, path, node, parent, root)
     base = kind.removesuffix("_type")
     if kind.endswith("_type") and base in _TYPE_WORDS:
         return _wrong_type(path, _TYPE_WORDS[base], node)
@@ -140,22 +142,22 @@ def _diagnostic(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
     return Diagnostic(path, "invalid-value", f"{_field(path)}: {_plain(error['msg'])}")
 
 
-def _unknown_key(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _unknown_key(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     key = path[-1]
-    allowed = _allowed_keys(path[:-1], parent)
+    allowed = _allowed_keys(path[:-1], parent, root)
     hint = did_you_mean(str(key), allowed)
     if hint is None and allowed:
         hint = "allowed keys: " + ", ".join(allowed)
-    return Diagnostic(path, "unknown-key", f'unknown key "{key}" in {_owner(path[:-1], parent)}', hint)
+    return Diagnostic(path, "unknown-key", f'unknown key "{key}" in {_owner(path[:-1], parent, root)}', hint)
 
 
-def _missing(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _missing(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     key = path[-1]
-    return Diagnostic(path, "missing-key", f'{_owner(path[:-1], parent)} needs "{key}"',
+    return Diagnostic(path, "missing-key", f'{_owner(path[:-1], parent, root)} needs "{key}"',
                       _missing_hint(str(key), parent))
 
 
-def _unknown_type(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _unknown_type(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     kind = _union_kind(path)
     tag = error["ctx"]["tag"]
     names = REGISTRY.names(kind)
@@ -165,27 +167,27 @@ def _unknown_type(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic
                       f'unknown {kind} type "{tag}"', f"{close}; {valid}" if close else valid)
 
 
-def _missing_type(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _missing_type(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     kind = _union_kind(path)
     return Diagnostic(path, "missing-type", f'this {kind} has no "type"',
                       'add "type": one of ' + ", ".join(REGISTRY.names(kind)))
 
 
-def _not_an_object(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _not_an_object(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     return _wrong_type(path, "an object", node)
 
 
-def _too_short(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _too_short(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     return Diagnostic(path, "empty-list", f"{_field(path)} must not be empty",
                       "add at least one layer" if path == ("layers",) else None)
 
 
-def _too_long(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _too_long(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     limit = error["ctx"].get("max_length")
     return Diagnostic(path, "too-long", f"{_field(path)} is longer than {limit} characters")
 
 
-def _literal(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _literal(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     expected = error["ctx"]["expected"]
     options = [o.strip().strip("'\"") for o in expected.replace(" or ", ", ").split(",")]
     return Diagnostic(path, "invalid-value",
@@ -193,11 +195,11 @@ def _literal(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
                       did_you_mean(str(node), options) if isinstance(node, str) else None)
 
 
-def _custom(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _custom(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     return Diagnostic(path, "invalid-value", _plain(error["msg"]))
 
 
-def _unknown_dataset(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _unknown_dataset(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     valid = "use one of " + ", ".join(DATASETS) + ', or {"path": FILE}'
     if not isinstance(node, dict):
         return Diagnostic(path, "wrong-type", f"data must be an object, got {describe(node)}",
@@ -208,7 +210,7 @@ def _unknown_dataset(error: dict, path: Path, node: Any, parent: Any) -> Diagnos
                       f"{close}; {valid}" if close else valid)
 
 
-def _finite(error: dict, path: Path, node: Any, parent: Any) -> Diagnostic:
+def _finite(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     return Diagnostic(path, "invalid-value", f"{_field(path)} must be a finite number, got {describe(node)}")
 
 
@@ -262,13 +264,18 @@ def train_rules(spec: Spec) -> list[Diagnostic]:
     return []
 
 
+def spec_rules(spec: Spec) -> list[Diagnostic]:
+    """The rules Pydantic cannot state, for a spec built in Python rather than checked from a tree."""
+    return duplicate_names(list(spec.layers)) + train_rules(spec)
+
+
 def duplicate_names(layers: list[Any]) -> list[Diagnostic]:
-    """Layer names given explicitly must be unique (checked on the raw list, so
-    it is reported beside every other problem)."""
+    """Layer names given explicitly must be unique (checked on the raw list
+    when checking a tree, so it is reported beside every other problem)."""
     first: dict[str, int] = {}
     found = []
     for index, layer in enumerate(layers):
-        name = layer.get("name") if isinstance(layer, dict) else None
+        name = layer.get("name") if isinstance(layer, dict) else getattr(layer, "name", None)
         if not isinstance(name, str):
             continue
         if name in first:
@@ -330,8 +337,11 @@ def _union_kind(path: Path) -> str:
     return _UNION_KINDS.get(last, "layer")
 
 
-def _model_at(path: Path, node: Any) -> type[Component] | None:
-    """The parameter model that validates the object ``node`` found at ``path``."""
+def _model_at(path: Path, node: Any, root: type[Component]) -> type[Component] | None:
+    """The parameter model that validates the object ``node`` found at ``path``
+    below a ``root`` model."""
+    if root is not Spec:
+        return root if path == () else None
     if path in _SECTIONS:
         return _SECTIONS[path]
     if path == ("data",):
@@ -342,15 +352,18 @@ def _model_at(path: Path, node: Any) -> type[Component] | None:
     return None
 
 
-def _allowed_keys(path: Path, node: Any) -> list[str]:
-    model = _model_at(path, node)
+def _allowed_keys(path: Path, node: Any, root: type[Component]) -> list[str]:
+    model = _model_at(path, node, root)
     if model is None:
         return []
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _owner(path: Path, node: Any) -> str:
+def _owner(path: Path, node: Any, root: type[Component]) -> str:
     """How a message names the object at ``path``: ``dense layer``, ``input``, ``the spec``."""
+    if path == () and root is not Spec:
+        tag = getattr(root.model_fields.get("type"), "default", None)
+        return f"{tag} {root.kind}" if tag else root.__name__
     if path == ():
         return "the spec"
     if isinstance(node, dict) and isinstance(node.get("type"), str):

@@ -8,7 +8,7 @@ same :func:`register` (see :mod:`netspec.registry`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, ClassVar, Literal, Optional
 
 from pydantic import Field, PositiveInt, create_model, model_validator
 
@@ -58,6 +58,7 @@ def _init_builder(function: Callable[..., Any]) -> Callable[..., Any]:
 class Uniform(Initializer):
     """Uniform on [low, high). Legacy rng: one ``rand`` call, ``low + (high - low) * rand``."""
 
+    positional: ClassVar[tuple[str, ...]] = ("low", "high")
     type: Literal["uniform"] = "uniform"
     low: float = Field(default=-0.05, allow_inf_nan=False)
     high: float = Field(default=0.05, allow_inf_nan=False)
@@ -73,6 +74,7 @@ class Uniform(Initializer):
 class Normal(Initializer):
     """Normal with ``mean`` and ``std``. Legacy rng: one ``randn`` call, ``mean + std * randn``."""
 
+    positional: ClassVar[tuple[str, ...]] = ("mean", "std")
     type: Literal["normal"] = "normal"
     mean: float = Field(default=0.0, allow_inf_nan=False)
     std: float = Field(default=0.01, gt=0, allow_inf_nan=False)
@@ -121,6 +123,7 @@ class Dense(Layer):
     right after this one. ``init`` overrides the spec's default initialiser.
     """
 
+    positional: ClassVar[tuple[str, ...]] = ("neurons",)
     type: Literal["dense"] = "dense"
     neurons: PositiveInt
     in_features: Optional[PositiveInt] = None
@@ -158,6 +161,7 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """x for x > 0, alpha·x otherwise."""
 
+    positional: ClassVar[tuple[str, ...]] = ("alpha",)
     type: Literal["leaky_relu"] = "leaky_relu"
     alpha: float = Field(default=0.01, ge=0, allow_inf_nan=False)
 
@@ -166,6 +170,7 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     """x for x > 0, alpha·(exp(x) − 1) otherwise."""
 
+    positional: ClassVar[tuple[str, ...]] = ("alpha",)
     type: Literal["elu"] = "elu"
     alpha: float = Field(default=1.0, ge=0, allow_inf_nan=False)
 
@@ -253,6 +258,7 @@ Epsilon = Field(default=1e-7, gt=0, allow_inf_nan=False)
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum and 1/(1 + decay·t) decay."""
 
+    positional: ClassVar[tuple[str, ...]] = ("learning_rate",)
     type: Literal["sgd"] = "sgd"
     learning_rate: float = Field(default=0.01, gt=0, allow_inf_nan=False)
     momentum: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
@@ -270,6 +276,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam: bias-corrected first and second moment estimates."""
 
+    positional: ClassVar[tuple[str, ...]] = ("learning_rate",)
     type: Literal["adam"] = "adam"
     learning_rate: float = LearningRate
     beta1: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
@@ -282,6 +289,7 @@ class Adam(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop: steps scaled by a running average of squared gradients."""
 
+    positional: ClassVar[tuple[str, ...]] = ("learning_rate",)
     type: Literal["rmsprop"] = "rmsprop"
     learning_rate: float = LearningRate
     rho: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)

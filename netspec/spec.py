@@ -16,8 +16,10 @@ language allows one (``"loss": "mse"``, ``"activation": "relu"``).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+import re
+from typing import Annotated, Any, ClassVar, Literal, Optional, Sequence, Union
 
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -28,10 +30,12 @@ from pydantic import (
     GetJsonSchemaHandler,
     PositiveInt,
     Tag,
+    ValidationError,
     model_serializer,
 )
 from pydantic_core import core_schema
 
+from .errors import SpecError, format_path, spec_error
 from .registry import REGISTRY
 
 LANGUAGE_VERSION = "1"
@@ -45,7 +49,13 @@ def _require_type(schema: dict[str, Any]) -> None:
 
 
 class Component(BaseModel):
-    """Base of every parameter model: strict, frozen, unknown keys forbidden."""
+    """Base of every parameter model: strict, frozen, unknown keys forbidden.
+
+    Components are also the builder API: ``Dense(64, activation="relu")``
+    validates at construction and raises :class:`~netspec.errors.SpecError`
+    with the same diagnostics a file would get (paths relative to the
+    component). ``positional`` names the fields that may be passed by position.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -56,6 +66,26 @@ class Component(BaseModel):
         json_schema_extra=_require_type,
     )
     kind: ClassVar[str] = ""
+    positional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        if len(args) > len(self.positional):
+            raise TypeError(f"{type(self).__name__} takes at most {len(self.positional)} positional "
+                            f"argument{'s' * (len(self.positional) != 1)} ({', '.join(self.positional) or 'none'}), "
+                            f"got {len(args)}")
+        for name, value in zip(self.positional, args):
+            if name in data:
+                raise TypeError(f"{type(self).__name__} got {name!r} both by position and by keyword")
+            data[name] = value
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            from .check import diagnostics_from
+
+            raise SpecError(diagnostics_from(exc, data, type(self))) from None
+
+    # Validation from trees builds instances without calling __init__ (as RootModel does).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     def options(self) -> dict[str, Any]:
         """The parameters as plain keyword arguments: every field but ``type`` and ``name``."""
@@ -116,7 +146,11 @@ class AnyOf:
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         choices = {e.name: handler.generate_schema(e.params) for e in REGISTRY.entries(self.kind)}
         union = core_schema.tagged_union_schema(choices, discriminator="type")
-        return core_schema.no_info_before_validator_function(_name_to_object, union) if self.bare_names else union
+        if not self.bare_names:
+            return union
+        return core_schema.no_info_before_validator_function(
+            _name_to_object, union,
+            serialization=core_schema.wrap_serializer_function_ser_schema(_object_to_name))
 
     def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
         objects = handler(schema)
@@ -131,14 +165,14 @@ def _name_to_object(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+def _object_to_name(value: Any, handler: Any) -> Any:
+    """Canonical form: a component with nothing but its ``type`` to say is written as its bare name."""
+    data = handler(value)
+    return data["type"] if isinstance(data, dict) and list(data) == ["type"] else data
+
+
 def _list_to_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
-
-
-def _bare_name(component: Any) -> Any:
-    """Canonical form of a shorthand-able component: its bare name when it has no options."""
-    data = component.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    return data["type"] if list(data) == ["type"] else data
 
 
 def shorthand(kind: str) -> Any:
@@ -149,9 +183,22 @@ def shorthand(kind: str) -> Any:
 LayerList = Annotated[tuple[Annotated[Layer, AnyOf("layer")], ...], BeforeValidator(_list_to_tuple)]
 
 
-class Input(Component):
-    """The network's input: ``features`` columns per sample."""
+def _features_to_input(value: Any) -> Any:
+    """Shorthand: ``"input": 2`` stands for ``{"features": 2}``."""
+    return {"features": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
+
+class _FeaturesShorthand:
+    """JSON Schema of ``input``: the object, or a positive integer standing for its ``features``."""
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        return {"anyOf": [handler(schema), {"type": "integer", "exclusiveMinimum": 0}]}
+
+
+class Input(Component):
+    """The network's input: ``features`` columns per sample (``2`` is short for ``{"features": 2}``)."""
+
+    positional: ClassVar[tuple[str, ...]] = ("features",)
     features: PositiveInt
 
 
@@ -249,7 +296,7 @@ class Spec(Component):
     netspec: Literal["1"] = LANGUAGE_VERSION
     name: Optional[str] = Field(default=None, max_length=200)
     description: Optional[str] = None
-    input: Input
+    input: Annotated[Input, BeforeValidator(_features_to_input), _FeaturesShorthand()]
     layers: LayerList = Field(min_length=1)
     loss: Optional[shorthand("loss")] = None
     init: Optional[shorthand("initializer")] = None
@@ -259,25 +306,111 @@ class Spec(Component):
     train: Optional[Train] = None
     data: Optional[DataSection] = None
 
+    def __init__(self, *args: Any, **data: Any) -> None:
+        """Build a spec from Python values, validated like a file: structure,
+        shapes and rules. Raises :class:`~netspec.errors.SpecError`."""
+        super().__init__(*args, **data)
+        from .api import validate
+
+        validate(self).raise_for_errors()
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON-ready form (see the module docstring)."""
         data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-        data.pop("type", None)
         ordered = {"$schema": data.pop("$schema")} if "$schema" in data else {}
         ordered["netspec"] = self.netspec
         ordered.update(data)
-        if self.loss is not None:
-            ordered["loss"] = _bare_name(self.loss)
-        if self.init is not None:
-            ordered["init"] = _bare_name(self.init)
-        if self.train is not None and self.train.optimizer is not None:
-            ordered["train"]["optimizer"] = _bare_name(self.train.optimizer)
         return ordered
 
     def to_json(self, indent: int | None = 2) -> str:
         """The canonical form as JSON text (ends with a newline when indented)."""
         text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
         return text + "\n" if indent is not None else text
+
+    def to_yaml(self) -> str:
+        """The canonical form as YAML text, keys in canonical order. Unicode is
+        written as is, unless PyYAML would not read it back the same (it
+        mishandles a few line-break characters such as U+0085), then escaped."""
+        data = self.to_dict()
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        if yaml.safe_load(text) != data:
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
+        return text
+
+    def replace(self, path: str | Sequence[str | int], value: Any) -> "Spec":
+        """A new, fully validated spec with the value at ``path`` set:
+        ``spec.replace("layers[0].neurons", 128)``. Missing objects on the way
+        are created; a bare-name component (``"loss": "mse"``) is opened up to
+        set an option (``"loss.from_logits"``)."""
+        tree = self.to_dict()
+        set_path(tree, parse_path(path), value)
+        return _load(tree)
+
+    def with_(self, **changes: Any) -> "Spec":
+        """A new, fully validated spec with top-level fields replaced:
+        ``spec.with_(seed=1, dtype="float32")`` (``schema_`` stands for ``$schema``)."""
+        tree = self.to_dict()
+        for key, value in changes.items():
+            tree["$schema" if key == "schema_" else key] = value
+        return _load(tree)
+
+
+def _load(tree: dict[str, Any]) -> "Spec":
+    from .api import load
+
+    return load(tree)
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+# What a missing section is created as when a path reaches into it.
+_NEW_SECTIONS = {("train",): {}, ("train", "optimizer"): {"type": "adam"}, ("train", "early_stopping"): {}}
+
+
+def parse_path(path: str | Sequence[str | int]) -> tuple[str | int, ...]:
+    """``"layers[0].neurons"`` → ``("layers", 0, "neurons")``; a sequence is taken as it is."""
+    if not isinstance(path, str):
+        return tuple(path)
+    parts, position = [], 0
+    for match in _PATH_PART.finditer(path):
+        if match.start() != position and path[position:match.start()] != ".":
+            break
+        parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        position = match.end()
+    if not parts or position != len(path):
+        raise spec_error((), "bad-path", f"cannot read the path {path!r}",
+                         'write keys with dots and list indices in brackets: "layers[0].neurons"')
+    return tuple(parts)
+
+
+def set_path(tree: Any, path: tuple[str | int, ...], value: Any) -> None:
+    """Set ``value`` at ``path`` inside ``tree`` (in place), creating missing objects."""
+    node = tree
+    for depth, part in enumerate(path[:-1]):
+        node = _step_into(node, part, path[: depth + 1])
+    last = path[-1]
+    _check_step(node, last, path)
+    node[last] = value
+
+
+def _step_into(node: Any, part: str | int, where: tuple[str | int, ...]) -> Any:
+    _check_step(node, part, where)
+    if isinstance(node, dict) and part not in node:
+        node[part] = dict(_NEW_SECTIONS.get(where, {}))
+    child = node[part]
+    if isinstance(child, str):
+        child = node[part] = {"type": child}
+    return child
+
+
+def _check_step(node: Any, part: str | int, where: tuple[str | int, ...]) -> None:
+    ok = (isinstance(node, dict) and isinstance(part, str)) or (
+        isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+    if not ok:
+        raise spec_error(where, "bad-path", f"there is no {format_path(where)} to set in this spec",
+                         "check the path against the spec's canonical form (spec.to_dict())")
 
 
 def _rebuild_models() -> None:
