@@ -35,23 +35,28 @@ from .components import (
     Tanh,
     Uniform,
     Zeros,
-    register,
 )
 from .errors import CheckpointError, DataError, Diagnostic, NetspecError, SpecError
+from .extend import register_activation, register_initializer, register_layer, register_loss, register_optimizer
+from .gradients import GradientReport, check_gradients
 from .infer import LayerShape, Shapes
 from .limits import Limits
+from .plugins import load_plugins
+from .registry import ShapeProblem
 from .runtime.pipeline import Pipeline
 from .runtime.training import History, TrainingError
 from .schema import json_schema
-from .spec import Input, Spec
+from .spec import Activation, Initializer, Input, Layer, Loss, Optimizer, Spec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError", "DataError", "Dense", "Diagnostic", "ELU",
-    "GlorotUniform", "HeNormal", "History", "Input", "LayerShape", "LeakyReLU", "Limits", "Linear",
-    "MeanAbsoluteError", "MeanSquaredError", "NetspecError", "Normal", "Pipeline", "ReLU",
-    "Report", "RMSprop", "SGD", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError",
-    "Uniform", "Zeros", "compile", "data", "infer", "json_schema", "load", "load_pipeline", "register",
-    "validate",
+    "Activation", "Adam", "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError", "DataError",
+    "Dense", "Diagnostic", "ELU", "GlorotUniform", "GradientReport", "HeNormal", "History", "Initializer",
+    "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MeanAbsoluteError",
+    "MeanSquaredError", "NetspecError", "Normal", "Optimizer", "Pipeline", "ReLU", "Report", "RMSprop", "SGD",
+    "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform",
+    "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_pipeline",
+    "load_plugins", "register_activation", "register_initializer", "register_layer", "register_loss",
+    "register_optimizer", "validate",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 from .components import Adam, GlorotUniform
 from .infer import Shapes
 from .registry import REGISTRY
-from .runtime.pipeline import TARGET_KINDS, Pipeline
+from .runtime.pipeline import Pipeline
 from .runtime.training import EarlyStopping, TrainingConfig
 from .spec import Component, Spec, Train
 
@@ -84,8 +84,8 @@ def training_config(spec: Spec, train: Train) -> TrainingConfig:
 
 
 def task_of(spec: Spec, shapes: Shapes) -> str:
-    """``categorical``, ``binary`` or ``regression``: from the loss, else from the output layer."""
-    if spec.loss is not None and spec.loss.type in TARGET_KINDS:
-        return TARGET_KINDS[spec.loss.type]
+    """``categorical``, ``binary`` or ``regression``: the targets the loss takes, else from the output layer."""
+    if spec.loss is not None:
+        return REGISTRY.get("loss", spec.loss.type).targets
     last = shapes.layers[-1].type
     return {"softmax": "categorical", "sigmoid": "binary"}.get(last, "regression")

@@ -1,18 +1,19 @@
-"""The built-in components, each registered once: parameter model, shape rule, builder.
+"""The built-in components, each registered once: parameter model, shape rule, runtime.
 
 This module and :mod:`netspec.compile` are the only ones that know both worlds:
 the parameter models (Pydantic) and the runtime objects (plain NumPy, in
-:mod:`netspec.runtime`). Users register their own components through the very
-same :func:`register` (see :mod:`netspec.registry`).
+:mod:`netspec.runtime`). Built-ins go through the same ``register_*``
+decorators users and plugins use (:mod:`netspec.extend`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import Field, PositiveInt, create_model, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
-from .registry import REGISTRY, Entry, ShapeProblem, same_width
+from .extend import register_activation, register_initializer, register_layer, register_loss, register_optimizer
+from .registry import ShapeProblem
 from .runtime import activations as act
 from .runtime import initializers as inits
 from .runtime import layers as rl
@@ -20,41 +21,9 @@ from .runtime import losses as rloss
 from .runtime import optimizers as ropt
 from .spec import Activation, Initializer, Layer, Loss, Optimizer, shorthand
 
-
-def register(kind: str, name: str, *, build: Callable[..., Any], shape: Callable | None = None,
-             replace: bool = False) -> Callable[[type], type]:
-    """Class decorator: register a parameter model as component ``name`` of ``kind``.
-
-    The model gets a ``type: Literal[name]`` field if it does not declare one.
-    ``build(params, in_features, context)`` makes the runtime object;
-    ``shape(params, in_features) -> (out_features, parameter_count)`` is the
-    shape rule of layers (activations default to "same width, no parameters").
-    """
-
-    def decorate(params: type) -> type:
-        if "type" not in params.model_fields:
-            params = create_model(params.__name__, __base__=params, __module__=params.__module__,
-                                  __doc__=params.__doc__, type=(Literal[name], name))
-        rule = shape if shape is not None else (same_width if kind == "activation" else None)
-        REGISTRY.add(Entry(kind, name, params, build, rule), replace=replace)
-        return params
-
-    return decorate
-
-
 # ---------------------------------------------------------------- initialisers
 
-def _init_builder(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Builder of an initialiser: ``(shape, rng, dtype) -> array`` with the spec's options bound."""
-
-    def build(params: Initializer, in_features: int | None = None, context: Any = None) -> Callable[..., Any]:
-        options = params.options()
-        return lambda shape, rng, dtype: function(shape, rng, dtype, **options)
-
-    return build
-
-
-@register("initializer", "uniform", build=_init_builder(inits.uniform))
+@register_initializer("uniform", function=inits.uniform)
 class Uniform(Initializer):
     """Uniform on [low, high). Legacy rng: one ``rand`` call, ``low + (high - low) * rand``."""
 
@@ -70,7 +39,7 @@ class Uniform(Initializer):
         return self
 
 
-@register("initializer", "normal", build=_init_builder(inits.normal))
+@register_initializer("normal", function=inits.normal)
 class Normal(Initializer):
     """Normal with ``mean`` and ``std``. Legacy rng: one ``randn`` call, ``mean + std * randn``."""
 
@@ -80,21 +49,21 @@ class Normal(Initializer):
     std: float = Field(default=0.01, gt=0, allow_inf_nan=False)
 
 
-@register("initializer", "glorot_uniform", build=_init_builder(inits.glorot_uniform))
+@register_initializer("glorot_uniform", function=inits.glorot_uniform)
 class GlorotUniform(Initializer):
     """Uniform on ±sqrt(6 / (fan_in + fan_out)) (the default initialiser)."""
 
     type: Literal["glorot_uniform"] = "glorot_uniform"
 
 
-@register("initializer", "he_normal", build=_init_builder(inits.he_normal))
+@register_initializer("he_normal", function=inits.he_normal)
 class HeNormal(Initializer):
     """Normal with std sqrt(2 / fan_in), suited to ReLU networks."""
 
     type: Literal["he_normal"] = "he_normal"
 
 
-@register("initializer", "zeros", build=_init_builder(inits.zeros))
+@register_initializer("zeros", function=inits.zeros)
 class Zeros(Initializer):
     """All zeros (draws nothing)."""
 
@@ -113,7 +82,7 @@ def _dense_build(params: "Dense", in_features: int, context: Any) -> rl.Dense:
     return rl.Dense(weights, bias, name=context.name)
 
 
-@register("layer", "dense", build=_dense_build, shape=_dense_shape)
+@register_layer("dense", build=_dense_build, shape=_dense_shape, example={"neurons": 3})
 class Dense(Layer):
     """Fully connected: ``output = inputs @ weights + bias``; (n, in_features) → (n, neurons).
 
@@ -134,13 +103,6 @@ class Dense(Layer):
 
 # ---------------------------------------------------------------- activations
 
-def _activation_builder(runtime: type) -> Callable[..., Any]:
-    def build(params: Activation, in_features: int, context: Any) -> Any:
-        return runtime(**params.options(), name=context.name)
-
-    return build
-
-
 def _softmax_shape(params: "Softmax", in_features: int) -> tuple[int, int]:
     if in_features < 2:
         raise ShapeProblem(
@@ -150,14 +112,14 @@ def _softmax_shape(params: "Softmax", in_features: int) -> tuple[int, int]:
     return in_features, 0
 
 
-@register("activation", "relu", build=_activation_builder(act.ReLU))
+@register_activation("relu", runtime=act.ReLU)
 class ReLU(Activation):
     """max(0, x)."""
 
     type: Literal["relu"] = "relu"
 
 
-@register("activation", "leaky_relu", build=_activation_builder(act.LeakyReLU))
+@register_activation("leaky_relu", runtime=act.LeakyReLU)
 class LeakyReLU(Activation):
     """x for x > 0, alpha·x otherwise."""
 
@@ -166,7 +128,7 @@ class LeakyReLU(Activation):
     alpha: float = Field(default=0.01, ge=0, allow_inf_nan=False)
 
 
-@register("activation", "elu", build=_activation_builder(act.ELU))
+@register_activation("elu", runtime=act.ELU)
 class ELU(Activation):
     """x for x > 0, alpha·(exp(x) − 1) otherwise."""
 
@@ -175,28 +137,28 @@ class ELU(Activation):
     alpha: float = Field(default=1.0, ge=0, allow_inf_nan=False)
 
 
-@register("activation", "sigmoid", build=_activation_builder(act.Sigmoid))
+@register_activation("sigmoid", runtime=act.Sigmoid)
 class Sigmoid(Activation):
     """1 / (1 + exp(−x))."""
 
     type: Literal["sigmoid"] = "sigmoid"
 
 
-@register("activation", "tanh", build=_activation_builder(act.Tanh))
+@register_activation("tanh", runtime=act.Tanh)
 class Tanh(Activation):
     """tanh(x)."""
 
     type: Literal["tanh"] = "tanh"
 
 
-@register("activation", "softmax", build=_activation_builder(act.Softmax), shape=_softmax_shape)
+@register_activation("softmax", runtime=act.Softmax, shape=_softmax_shape)
 class Softmax(Activation):
     """exp(x − max) / sum(exp(x − max)) along each row."""
 
     type: Literal["softmax"] = "softmax"
 
 
-@register("activation", "linear", build=_activation_builder(act.Linear))
+@register_activation("linear", runtime=act.Linear)
 class Linear(Activation):
     """The identity, x."""
 
@@ -205,30 +167,21 @@ class Linear(Activation):
 
 # ---------------------------------------------------------------- losses
 
-def _options_builder(runtime: type) -> Callable[..., Any]:
-    """Builder of a component whose runtime class takes its options as keywords."""
-
-    def build(params: Any, in_features: int | None = None, context: Any = None) -> Any:
-        return runtime(**params.options())
-
-    return build
-
-
-@register("loss", "mse", build=_options_builder(rloss.MeanSquaredError))
+@register_loss("mse", runtime=rloss.MeanSquaredError, targets="regression")
 class MeanSquaredError(Loss):
     """Mean over samples of the mean over outputs of (y − ŷ)²."""
 
     type: Literal["mse"] = "mse"
 
 
-@register("loss", "mae", build=_options_builder(rloss.MeanAbsoluteError))
+@register_loss("mae", runtime=rloss.MeanAbsoluteError, targets="regression")
 class MeanAbsoluteError(Loss):
     """Mean over samples of the mean over outputs of |y − ŷ|."""
 
     type: Literal["mae"] = "mae"
 
 
-@register("loss", "categorical_crossentropy", build=_options_builder(rloss.CategoricalCrossentropy))
+@register_loss("categorical_crossentropy", runtime=rloss.CategoricalCrossentropy, targets="categorical")
 class CategoricalCrossentropy(Loss):
     """−log of the probability given to the true class; predictions clipped to
     [1e-7, 1 − 1e-7]. Targets: class indices (n,) or one-hot rows (n, k).
@@ -238,7 +191,7 @@ class CategoricalCrossentropy(Loss):
     from_logits: bool = False
 
 
-@register("loss", "binary_crossentropy", build=_options_builder(rloss.BinaryCrossentropy))
+@register_loss("binary_crossentropy", runtime=rloss.BinaryCrossentropy, targets="binary")
 class BinaryCrossentropy(Loss):
     """−(y·log ŷ + (1 − y)·log(1 − ŷ)), predictions clipped to [1e-7, 1 − 1e-7].
     ``from_logits``: the network outputs raw scores; sigmoid is applied inside."""
@@ -254,7 +207,7 @@ Decay = Field(default=0.0, ge=0, allow_inf_nan=False)
 Epsilon = Field(default=1e-7, gt=0, allow_inf_nan=False)
 
 
-@register("optimizer", "sgd", build=_options_builder(ropt.SGD))
+@register_optimizer("sgd", runtime=ropt.SGD)
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum and 1/(1 + decay·t) decay."""
 
@@ -272,7 +225,7 @@ class SGD(Optimizer):
         return self
 
 
-@register("optimizer", "adam", build=_options_builder(ropt.Adam))
+@register_optimizer("adam", runtime=ropt.Adam)
 class Adam(Optimizer):
     """Adam: bias-corrected first and second moment estimates."""
 
@@ -285,7 +238,7 @@ class Adam(Optimizer):
     decay: float = Decay
 
 
-@register("optimizer", "rmsprop", build=_options_builder(ropt.RMSprop))
+@register_optimizer("rmsprop", runtime=ropt.RMSprop)
 class RMSprop(Optimizer):
     """RMSprop: steps scaled by a running average of squared gradients."""
 

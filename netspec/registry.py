@@ -10,7 +10,11 @@ A component is a small, complete unit registered once under a ``kind`` and a
   :class:`ShapeProblem` when the input width cannot work;
 - its **builder**: ``build(params, in_features, context)`` returns the plain
   NumPy runtime object (layers, activations, losses, optimizers) or, for
-  initialisers, the array-making function.
+  initialisers, the array-making function;
+- for losses, the ``targets`` they take (``categorical``, ``binary`` or
+  ``regression``); for layers, an ``example`` of parameters to build one with.
+
+Components are registered through :mod:`netspec.extend`.
 
 Kinds: ``layer`` (anything that may stand in ``layers``), ``activation``
 (also usable as a layer, and as dense's ``activation`` shorthand), ``loss``,
@@ -19,7 +23,7 @@ Kinds: ``layer`` (anything that may stand in ``layers``), ``activation``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 KINDS = ("layer", "activation", "loss", "initializer", "optimizer")
@@ -53,12 +57,14 @@ class Entry:
     params: type
     build: Callable[..., Any]
     shape: Callable[[Any, int], tuple[int, int]] | None = None
+    targets: str | None = None
+    example: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
-        """The first line of the parameter model's docstring."""
+        """The first paragraph of the parameter model's docstring, on one line."""
         doc = (self.params.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
+        return " ".join(doc.split("\n\n")[0].split())
 
 
 class Registry:
@@ -86,6 +92,16 @@ class Registry:
         for listener in self._listeners:
             listener()
         return entry
+
+    def snapshot(self) -> dict[str, dict[str, Entry]]:
+        """A copy of every table, to :meth:`restore` later (tests register and then forget)."""
+        return {kind: dict(table) for kind, table in self._entries.items()}
+
+    def restore(self, snapshot: dict[str, dict[str, Entry]]) -> None:
+        """Put back the tables of a :meth:`snapshot`."""
+        self._entries = {kind: dict(table) for kind, table in snapshot.items()}
+        for listener in self._listeners:
+            listener()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every registration (the spec models rebuild this way)."""

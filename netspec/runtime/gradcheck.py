@@ -1,8 +1,14 @@
-"""Finite-difference gradients, the reference every backward pass is tested against."""
+"""Finite-difference gradients, the reference every backward pass is tested against.
+
+:func:`numerical_gradient` is central differences; :func:`check_layer` and
+:func:`check_loss` compare a runtime object's backward pass with it, for
+plugin authors as much as for netspec's own tests.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,3 +27,55 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
         x[index] = saved
         grad[index] = (plus - minus) / (2 * eps)
     return grad
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """One array's analytic gradient against central differences.
+
+    ``error`` is ``max |analytic − numeric| / max(1, max |numeric|)``; the
+    check passes when it is at most ``tolerance``."""
+
+    what: str
+    error: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.error <= self.tolerance)
+
+
+def _compare(what: str, analytic: np.ndarray, numeric: np.ndarray, tolerance: float) -> GradientCheck:
+    if analytic is None or np.shape(analytic) != np.shape(numeric):
+        return GradientCheck(f"{what} (shape {np.shape(analytic)} != {np.shape(numeric)})", float("inf"), tolerance)
+    scale = max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
+    error = float(np.max(np.abs(analytic - numeric), initial=0.0)) / scale
+    return GradientCheck(what, error if np.isfinite(error) else float("inf"), tolerance)
+
+
+def check_layer(layer: Any, inputs: np.ndarray, rng: np.random.Generator,
+                tolerance: float = 1e-6) -> list[GradientCheck]:
+    """Check a layer's or activation's ``backward`` w.r.t. its inputs and each
+    parameter, for the scalar ``sum(forward(inputs) · R)`` with a random R."""
+    weights = rng.normal(size=layer.forward(inputs.copy()).shape)
+
+    def objective() -> float:
+        return float(np.sum(layer.forward(inputs, training=True) * weights))
+
+    objective()
+    dinputs = layer.backward(weights.copy())
+    analytic = [g.copy() for g in layer.gradients()]
+    checks = [_compare("inputs", dinputs, numerical_gradient(objective, inputs), tolerance)]
+    for index, parameter in enumerate(layer.parameters()):
+        numeric = numerical_gradient(objective, parameter)
+        checks.append(_compare(f"parameter {index}", analytic[index] if index < len(analytic) else None,
+                               numeric, tolerance))
+    return checks
+
+
+def check_loss(loss: Any, predictions: np.ndarray, targets: np.ndarray,
+               tolerance: float = 1e-6) -> list[GradientCheck]:
+    """Check a loss's ``backward`` (gradient of the mean loss) w.r.t. the predictions."""
+    analytic = np.array(loss.backward(predictions.copy(), targets), copy=True)
+    numeric = numerical_gradient(lambda: loss.calculate(predictions, targets), predictions)
+    return [_compare("predictions", analytic, numeric, tolerance)]

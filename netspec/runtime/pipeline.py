@@ -40,15 +40,6 @@ class TrainingState:
     shuffle_rng: np.random.Generator | None = None
 
 
-# Which targets a loss wants (the ``kind`` of :func:`as_targets`).
-TARGET_KINDS = {
-    "categorical_crossentropy": "categorical",
-    "binary_crossentropy": "binary",
-    "mse": "regression",
-    "mae": "regression",
-}
-
-
 class Pipeline:
     """A network compiled from a spec: ``layers`` run in order, then ``loss_function``.
 
