@@ -68,7 +68,7 @@ def validate(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
             return Report(exc.errors, exc.warnings)
         spec, problems = check(document.tree, limits=limits)
         if problems:
-            return Report(_located(problems, document), [], document=document)
+            return Report(_in_source_order(_located(problems, document)), [], document=document)
     shapes = infer_shapes(spec, limits=limits, ignore=ignore)
     found = _located(shapes.diagnostics, document)
     if strict:
@@ -121,6 +121,12 @@ def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> Pipeline:
         raise CheckpointError(f"checkpoint {where}: its spec is invalid:\n{exc}") from None
     checkpoint.restore(pipeline, arrays, where)
     return pipeline
+
+
+def _in_source_order(found: list[Diagnostic]) -> list[Diagnostic]:
+    """Structural problems by line and column, as a reader meets them (Pydantic
+    reports them in the order of the models' fields); unlocated ones keep their order, last."""
+    return sorted(found, key=lambda d: (d.line is None, d.line or 0, d.column or 0))
 
 
 def _located(found: Iterable[Diagnostic], document: Document | None) -> list[Diagnostic]:

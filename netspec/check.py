@@ -79,11 +79,30 @@ def diagnostics_from(exc: ValidationError, tree: Any, root: type[Component] = Sp
     """Turn a Pydantic ``ValidationError`` raised on ``tree`` into diagnostics;
     ``root`` is the model ``tree`` was validated as (a whole Spec, or one
     component built in Python)."""
-    found = []
+    found: list[Diagnostic] = []
+    unions: dict[Path, tuple[int, list[str]]] = {}  # path -> (index in found, each type expected there)
     for error in exc.errors(include_url=False):
         path, node, parent = user_path(error["loc"], tree)
+        if error["type"].endswith("_type") and isinstance(parent, dict) and path and path[-1] not in parent:
+            path, node = path[:-1], parent  # a wrong type names a value that is there: the last part is a union member
+        expected = _expected_type(error)
+        if expected is not None and path in unions:  # a plain union reports each member's type at one path
+            unions[path][1].append(expected)
+            found[unions[path][0]] = _wrong_type(path, " or ".join(unions[path][1]), node)
+            continue
+        if expected is not None:
+            unions[path] = (len(found), [expected])
         found.append(_diagnostic(error, path, node, parent, root))
     return _drop_noise(found)
+
+
+def _expected_type(error: dict) -> str | None:
+    """What a wrong-type error expected (``an integer``), or None for any other error."""
+    kind = error["type"]
+    if kind in ("model_type", "model_attributes_type"):
+        return "an object"
+    base = kind.removesuffix("_type")
+    return _TYPE_WORDS[base] if kind.endswith("_type") and base in _TYPE_WORDS else None
 
 
 def user_path(loc: Sequence[Any], tree: Any) -> tuple[Path, Any, Any]:
@@ -100,6 +119,8 @@ def user_path(loc: Sequence[Any], tree: Any) -> tuple[Path, Any, Any]:
         if not tag_skipped and _at_union(path) and part == _tag_of(node, path):
             tag_skipped = True
             continue
+        if isinstance(part, str) and node is not None and not isinstance(node, dict):
+            continue  # a union member's label, or a field of a shorthand (``"input": 2``): not in the tree
         parent, path, tag_skipped = node, [*path, part], False
         node = _child(node, part)
     return tuple(path), node, parent
@@ -153,6 +174,9 @@ def _unknown_key(error: dict, path: Path, node: Any, parent: Any, root: type[Com
 
 def _missing(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     key = path[-1]
+    if path == ("data", "path") and isinstance(parent, dict) and "dataset" not in parent:
+        return Diagnostic(("data", "dataset"), "missing-key", 'data needs "dataset" (a built-in dataset) or "path" (a data file)',
+                          "use one of " + ", ".join(DATASETS) + ', or {"path": FILE}')
     return Diagnostic(path, "missing-key", f'{_owner(path[:-1], parent, root)} needs "{key}"',
                       _missing_hint(str(key), parent))
 
@@ -185,6 +209,12 @@ def _too_short(error: dict, path: Path, node: Any, parent: Any, root: type[Compo
 def _too_long(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     limit = error["ctx"].get("max_length")
     return Diagnostic(path, "too-long", f"{_field(path)} is longer than {limit} characters")
+
+
+def _too_short_string(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
+    least = error["ctx"].get("min_length")
+    return Diagnostic(path, "invalid-value", f"{_field(path)} must not be empty" if least == 1 else
+                      f"{_field(path)} must be at least {least} characters long, got {describe(node)}")
 
 
 def _literal(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
@@ -223,6 +253,7 @@ _HANDLERS = {
     "model_type": _not_an_object,
     "too_short": _too_short,
     "string_too_long": _too_long,
+    "string_too_short": _too_short_string,
     "literal_error": _literal,
     "value_error": _custom,
     "assertion_error": _custom,
@@ -233,11 +264,15 @@ _HANDLERS = {
 
 def _drop_noise(found: list[Diagnostic]) -> list[Diagnostic]:
     """Pydantic reports a list as "too short" when items inside it failed: keep
-    only the item errors then, and report each path and code once."""
+    only the item errors then, and report each path and code once. A data
+    section with neither "dataset" nor "path" has no known keys: only that is reported."""
     seen, kept = set(), []
+    kindless_data = any(d.code == "missing-key" and d.path == ("data", "dataset") for d in found)
     for d in found:
         inner = any(o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in found)
         if d.code == "empty-list" and inner:
+            continue
+        if kindless_data and d.code == "unknown-key" and d.path[:-1] == ("data",):
             continue
         if (d.path, d.code) not in seen:
             seen.add((d.path, d.code))

@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 import zipfile
+import zlib
 from array import array
 from functools import partial
 from typing import Callable, Iterator
@@ -65,6 +66,7 @@ def spiral(
     """
     n = _positive_int("points_per_class", points_per_class)
     k = _positive_int("classes", classes)
+    _check_generated_size("spiral", n * k, 3 * 8)
     noise = _noise(noise)
     source = _random_source(seed, rng)
     X = np.zeros((n * k, 2))
@@ -82,6 +84,16 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise DataError(f"{name} must be a positive integer; received {name}={value!r}")
     return int(value)
+
+
+def _check_generated_size(name: str, samples: int, bytes_per_sample: int) -> None:
+    """Refuse, before allocating, a built-in dataset larger than a data file may be."""
+    size = samples * bytes_per_sample
+    if size > DEFAULT_MAX_BYTES:
+        raise DataError(
+            f"{name} with {samples:,} samples would take {size:,} bytes, "
+            f"more than the limit of {DEFAULT_MAX_BYTES:,}; ask for fewer samples"
+        )
 
 
 def _noise(value: object) -> float:
@@ -215,8 +227,10 @@ def _read_npz(path: str, max_bytes: int) -> Data:
             for name in names:
                 with archive.open(members[name]) as stream:
                     arrays[name] = _read_array(path, name, stream)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path} is not a readable .npz archive: {error}") from None
+    except (RuntimeError, NotImplementedError) as error:  # zipfile: encrypted, or a compression it lacks
+        raise DataError(f"{path} cannot be unpacked: {error}; save it with numpy.savez") from None
     return _checked_arrays(path, arrays["X"], arrays.get("y"))
 
 
@@ -240,6 +254,8 @@ def _check_header(path: str, name: str, stream, max_bytes: int) -> int:
     except (ValueError, KeyError, EOFError, OSError) as error:
         raise DataError(f"{path}: {name} is not a readable .npy array: {error}") from None
     _check_numeric_dtype(f"{path}: {name}", dtype)
+    if not all(0 <= n < 2**63 for n in shape):
+        raise DataError(f"{path}: {name} has shape {shape}; expected sizes from 0 to 2**63 - 1")
     size = math.prod(shape) * dtype.itemsize
     if size > max_bytes:
         raise DataError(f"{path}: {name} {shape} is {size} bytes, more than max_bytes={max_bytes}")
@@ -403,6 +419,7 @@ def sine(samples: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     i in 0..samples−1 and ``y = sin(2πx)``. ``X`` float64 ``(samples, 1)``,
     ``y`` float64 ``(samples, 1)``."""
     count = _positive_int("samples", samples)
+    _check_generated_size("sine", count, 2 * 8)
     X = (np.arange(count, dtype=np.float64) / count).reshape(-1, 1)
     return X, np.sin(2 * np.pi * X)
 

@@ -274,7 +274,7 @@ def _read_json(text: str, limits: Limits) -> Document:
     except json.JSONDecodeError as exc:
         raise _fail(
             "json-syntax", f"invalid JSON: {exc.msg[:1].lower()}{exc.msg[1:]}",
-            hint=_json_hint(text, exc), at=lines.at(exc.pos),
+            hint=_json_hint(text, exc), at=_on_a_line(text, lines.at(exc.pos)),
         ) from None
     positions, key_positions, problems = _scan_json(text, lines)
     return _checked(Document(tree, text=text, positions=positions, key_positions=key_positions), problems, limits)
@@ -295,6 +295,8 @@ def _json_hint(text: str, error: json.JSONDecodeError) -> str | None:
     trailing = _TRAILING_COMMA.match(text, comma) if comma >= 0 else None
     if trailing and trailing.end() > error.pos:
         return f"remove the trailing comma before '{trailing.group()[-1]}'"
+    if not text[error.pos:].strip():
+        return "the text ends before every '{' and '[' is closed"
     found = text[error.pos:error.pos + 1]
     word = _WORD.match(text, error.pos).group()
     if error.msg.startswith("Expecting property name") and word:
@@ -383,6 +385,9 @@ def _read_yaml(text: str, limits: Limits) -> Document:
         raise _yaml_syntax(exc, text, limits) from None
     if isinstance(root, yaml.ScalarNode) and root.tag == _YAML_TAG + "null" and root.value == "":
         raise _fail("empty-document", "the spec is empty", hint="write a JSON object or a YAML mapping")
+    past_limit = _value_past_limit(root, limits.max_depth)
+    if past_limit is not None:
+        raise _too_large(_mark(past_limit.start_mark))
     converter = _YamlTree(limits)
     tree = converter.value(root, (), 0)
     document = Document(tree, text=text, positions=converter.positions, key_positions=converter.key_positions)
@@ -390,20 +395,29 @@ def _read_yaml(text: str, limits: Limits) -> Document:
 
 
 def _check_yaml_outline(text: str, limits: Limits) -> None:
-    """Refuse nesting deeper than ``limits.max_depth`` and anything but one
+    """Refuse nesting deeper than ``limits.max_depth``, more than
+    ``_MAX_VALUES`` values (before aliases are expanded) and anything but one
     document, from the parse events alone: parsing is iterative and stops here
     at the first problem, while composing nodes recurses (in C, for libyaml,
     where deep nesting would crash the interpreter, so never deeper than
-    Python's own recursion limit either)."""
+    Python's own recursion limit either) and costs far more per value."""
     max_depth = min(limits.max_depth, sys.getrecursionlimit())
-    depth = documents = 0
+    documents = values = 0
+    entries: list[int] = []  # per open collection: keys and values so far in a mapping, -1 in a list
     for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.NodeEvent):
+            is_key = bool(entries) and entries[-1] >= 0 and entries[-1] % 2 == 0
+            if entries and entries[-1] >= 0:
+                entries[-1] += 1
+            values += not is_key
+            if values > _MAX_VALUES:
+                raise _too_large(_mark(event.start_mark))
         if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > max_depth:
+            entries.append(0 if isinstance(event, yaml.MappingStartEvent) else -1)
+            if len(entries) > max_depth:
                 raise SpecError([_too_deep((), limits).located(*_mark(event.start_mark))])
         elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+            entries.pop()
         elif isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
@@ -417,7 +431,10 @@ def _check_yaml_outline(text: str, limits: Limits) -> None:
 
 def _yaml_syntax(error: yaml.YAMLError, text: str, limits: Limits) -> SpecError:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    at = _mark(mark) if mark is not None else None
+    simple_key = getattr(error, "context", None) == "while scanning a simple key"
+    if simple_key:  # a key without ':' -- point at the key
+        mark = error.context_mark
+    at = _on_a_line(text, _mark(mark)) if mark is not None else None
     if isinstance(error, yaml.reader.ReaderError):  # a character YAML refuses; libyaml counts bytes, so find it
         at = _Lines(text).at(max(text.find(chr(error.character)), 0))
     problem = getattr(error, "problem", None) or getattr(error, "reason", None) or str(error)
@@ -427,26 +444,25 @@ def _yaml_syntax(error: yaml.YAMLError, text: str, limits: Limits) -> SpecError:
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
     line = Document(None, text=text).line_text(at[0]) if at else None
     hint = "YAML indents with spaces, not tabs" if line and "\t" in _INDENT.match(line).group() else None
+    if simple_key and hint is None:
+        hint = 'write a colon and a space after each key: "loss: mse"'
     return _fail("yaml-syntax", message, hint=hint, at=at)
 
 
 class _YamlTree:
     """Turns composed YAML nodes into plain values, recording where each value
     and key starts and the YAML-specific problems (tags, keys, duplicates).
-    Aliases are expanded; the count of values guards against "billion laughs"."""
+    Aliases are expanded (:func:`_value_past_limit` has guarded against
+    "billion laughs" before)."""
 
     def __init__(self, limits: Limits):
         self.limits = limits
         self.positions: dict[Path, Position] = {}
         self.key_positions: dict[Path, Position] = {}
         self.problems: list[Diagnostic] = []
-        self.count = 0
 
     def value(self, node: yaml.Node, path: Path, depth: int) -> Any:
-        self.count += 1
         self.positions[path] = _mark(node.start_mark)
-        if self.count > _MAX_VALUES:
-            raise _too_large(self.positions[path])
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if node.tag != _COLLECTION_TAGS[type(node)]:
@@ -503,6 +519,38 @@ class _YamlTree:
         return _problem(path, "yaml-tag", message, hint="a spec holds only mappings, lists, strings, numbers, booleans and null")
 
 
+def _value_past_limit(root: yaml.Node, max_depth: int) -> yaml.Node | None:
+    """The value that takes the document past ``_MAX_VALUES`` values once its
+    aliases are expanded (a "billion laughs"), or None. Each node's size is
+    computed once per depth, so this costs as many steps as the YAML has nodes
+    (times at most ``max_depth``), not as many as it expands to."""
+    sizes: dict[tuple[int, int], int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if (id(node), depth) not in sizes:
+            sizes[id(node), depth] = 1 + sum(size(child, depth + 1) for child in _yaml_values(node, depth, max_depth))
+        return sizes[id(node), depth]
+
+    if size(root, 0) <= _MAX_VALUES:
+        return None
+    node, depth, index = root, 0, _MAX_VALUES  # index: of the value past the limit, 0-based, in document order
+    while index:
+        index -= 1
+        for child in _yaml_values(node, depth, max_depth):
+            if index < sizes[id(child), depth + 1]:
+                break
+            index -= sizes[id(child), depth + 1]
+        node, depth = child, depth + 1
+    return node
+
+
+def _yaml_values(node: yaml.Node, depth: int, max_depth: int) -> list[yaml.Node]:
+    """The value nodes directly inside ``node`` that :class:`_YamlTree` converts at ``depth``."""
+    if isinstance(node, yaml.ScalarNode) or node.tag != _COLLECTION_TAGS[type(node)] or depth >= max_depth:
+        return []
+    return node.value if isinstance(node, yaml.SequenceNode) else [value for _, value in node.value]
+
+
 def _mark(mark: yaml.Mark) -> Position:
     return mark.line + 1, mark.column + 1
 
@@ -534,6 +582,13 @@ class _Lines:
     def at(self, offset: int) -> Position:
         line = bisect_right(self.starts, offset)
         return line, offset - self.starts[line - 1] + 1
+
+
+def _on_a_line(text: str, at: Position) -> Position:
+    """``at``, or the end of the last line when a parser places an error past
+    it (at the end of the text after a final line break, or beyond)."""
+    lines = text.splitlines()
+    return (len(lines), len(lines[-1]) + 1) if lines and at[0] > len(lines) else at
 
 
 def _problem(path: Sequence[PathPart], code: str, message: str, hint: str | None = None,
