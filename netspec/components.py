@@ -21,6 +21,10 @@ from .runtime import losses as rloss
 from .runtime import optimizers as ropt
 from .spec import Activation, Initializer, Layer, Loss, Optimizer, shorthand
 
+# Bound of initialiser and activation options: beyond it weights or activations
+# overflow (uniform on ±1e308 cannot even be drawn); the init-scale lint warns far below.
+MAX_OPTION = 1e6
+
 # ---------------------------------------------------------------- initialisers
 
 @register_initializer("uniform", function=inits.uniform)
@@ -29,8 +33,8 @@ class Uniform(Initializer):
 
     positional: ClassVar[tuple[str, ...]] = ("low", "high")
     type: Literal["uniform"] = "uniform"
-    low: float = Field(default=-0.05, allow_inf_nan=False)
-    high: float = Field(default=0.05, allow_inf_nan=False)
+    low: float = Field(default=-0.05, ge=-MAX_OPTION, le=MAX_OPTION)
+    high: float = Field(default=0.05, ge=-MAX_OPTION, le=MAX_OPTION)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Uniform":
@@ -45,8 +49,8 @@ class Normal(Initializer):
 
     positional: ClassVar[tuple[str, ...]] = ("mean", "std")
     type: Literal["normal"] = "normal"
-    mean: float = Field(default=0.0, allow_inf_nan=False)
-    std: float = Field(default=0.01, gt=0, allow_inf_nan=False)
+    mean: float = Field(default=0.0, ge=-MAX_OPTION, le=MAX_OPTION)
+    std: float = Field(default=0.01, gt=0, le=MAX_OPTION)
 
 
 @register_initializer("glorot_uniform", function=inits.glorot_uniform)
@@ -125,7 +129,7 @@ class LeakyReLU(Activation):
 
     positional: ClassVar[tuple[str, ...]] = ("alpha",)
     type: Literal["leaky_relu"] = "leaky_relu"
-    alpha: float = Field(default=0.01, ge=0, allow_inf_nan=False)
+    alpha: float = Field(default=0.01, ge=0, le=MAX_OPTION)
 
 
 @register_activation("elu", runtime=act.ELU)
@@ -134,7 +138,7 @@ class ELU(Activation):
 
     positional: ClassVar[tuple[str, ...]] = ("alpha",)
     type: Literal["elu"] = "elu"
-    alpha: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    alpha: float = Field(default=1.0, ge=0, le=MAX_OPTION)
 
 
 @register_activation("sigmoid", runtime=act.Sigmoid)

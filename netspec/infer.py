@@ -98,7 +98,7 @@ def steps(spec: Spec) -> list[tuple[Path, Component]]:
     out: list[tuple[Path, Component]] = []
     for index, layer in enumerate(spec.layers):
         out.append((("layers", index), layer))
-        inline = getattr(layer, "activation", None)
+        inline = vars(layer).get("activation")  # vars(): a missing attribute is slow on pydantic models
         if isinstance(inline, Component):
             out.append((("layers", index, "activation"), inline))
     return out
@@ -108,11 +108,11 @@ def layer_names(run: Iterable[tuple[Path, Component]]) -> list[str]:
     """Explicit names kept; unnamed steps get ``{type}_{k}`` counting per type from 1,
     skipping names already taken."""
     run = list(run)
-    taken = {params.name for _, params in run if getattr(params, "name", None)}
+    taken = {vars(params).get("name") for _, params in run} - {None}
     counts: dict[str, int] = {}
     names = []
     for _, params in run:
-        if getattr(params, "name", None):
+        if vars(params).get("name"):
             names.append(params.name)
             continue
         while True:
@@ -151,7 +151,7 @@ def infer(spec: Spec, *, limits: Limits = DEFAULT_LIMITS, ignore: Iterable[str] 
 def _apply(params: Component, path: Path, name: str, width: int, previous: str | None
            ) -> tuple[int, int, Diagnostic | None]:
     """One step of the walk: (out width, parameter count, problem or None)."""
-    declared = getattr(params, "in_features", None)
+    declared = vars(params).get("in_features")
     if declared is not None and declared != width:
         source = f"the previous layer ({previous}) outputs" if previous else "the input has"
         problem = Diagnostic(path + ("in_features",), "shape-mismatch",
