@@ -47,6 +47,7 @@ from .runtime.pipeline import Pipeline
 from .runtime.training import History, TrainingError
 from .schema import json_schema
 from .spec import Activation, Initializer, Input, Layer, Loss, Optimizer, Spec
+from .sweeps import Variant, load_grid, sweep
 
 __version__ = "0.1.0"
 
@@ -55,8 +56,8 @@ __all__ = [
     "Dense", "Diagnostic", "ELU", "GlorotUniform", "GradientReport", "HeNormal", "History", "Initializer",
     "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MeanAbsoluteError",
     "MeanSquaredError", "NetspecError", "Normal", "Optimizer", "Pipeline", "ReLU", "Report", "RMSprop", "SGD",
-    "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform",
-    "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_pipeline",
+    "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant",
+    "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_grid", "load_pipeline",
     "load_plugins", "register_activation", "register_initializer", "register_layer", "register_loss",
-    "register_optimizer", "validate",
+    "register_optimizer", "sweep", "validate",
 ]

@@ -7,18 +7,24 @@ printed), 2 a usage error. Bad input never produces a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
-import tempfile
+from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 import numpy as np
 
 from . import api, data
-from .errors import DataError, Diagnostic, NetspecError
+from .errors import DataError, Diagnostic, NetspecError, SpecError
+from .files import write_atomically
+from .gradients import check_all
 from .limits import DEFAULT_LIMITS, Limits
+from .plugins import load_plugins
+from .registry import KINDS, REGISTRY
 from .schema import json_schema_text
+from .sweeps import Folder, load_grid, sweep, train_variant
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -56,7 +62,7 @@ def _wants_color(stream: TextIO) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     limits = _limits(args)
-    results = [(file, api.validate(file, strict=args.strict, ignore=args.ignore, limits=limits))
+    results = [(file, api.validate(Path(file), strict=args.strict, ignore=args.ignore, limits=limits))
                for file in args.files]
     if args.format == "json":
         found = [{**d.to_dict(), "file": d.file or file} for file, r in results for d in r.diagnostics]
@@ -89,16 +95,52 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    for kind in [args.kind] if args.kind else [k for k in KINDS if k != "layer"] + ["layer"]:
+        entries = [e for e in REGISTRY.entries(kind) if kind != "layer" or e.kind == "layer"]
+        print(_HEADINGS[kind])
+        for entry in entries:
+            print(f"  {entry.name:<26} {entry.summary}")
+            for option in _options_of(entry):
+                print(f"      {option}")
+    return EXIT_OK
+
+
+_HEADINGS = {"layer": "layers:", "activation": "activations (also usable as layers):", "loss": "losses:",
+             "initializer": "initializers:", "optimizer": "optimizers:"}
+
+
+def _options_of(entry: Any) -> list[str]:
+    """``name: type = default`` (or ``(required)``) for each option of a component."""
+    lines = []
+    for name, info in entry.params.model_fields.items():
+        if name in ("type", "name"):
+            continue
+        kind = info.annotation.__name__ if isinstance(info.annotation, type) else None
+        label = f"{name}: {kind}" if kind else name
+        lines.append(f"{label} (required)" if info.is_required() else f"{label} = {json.dumps(info.default)}")
+    return lines
+
+
+def cmd_check_gradients(args: argparse.Namespace) -> int:
+    reports = check_all(args.names)
+    for report in reports:
+        print(report)
+    failed = [r.name for r in reports if not r.ok]
+    if failed:
+        print(f"wrong gradients: {', '.join(failed)}", file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    report = _checked(args.file, args)
-    if report is None:
+    prepared = _compiled_with_data(args)
+    if prepared is None:
         return EXIT_INVALID
-    pipeline = api.compile(report.spec, limits=_limits(args))
-    X, y, source = _data(args.data, report.spec.data, args.file)
+    pipeline, X, y, source = prepared
     output = pipeline.forward(X)
     print(f"{args.file}: forward pass on {source}: {len(X)} samples → {output.shape[1]} outputs each")
     if pipeline.loss_function is not None and y is not None:
-        for name, value in pipeline.evaluate(X, y, _metrics(pipeline)).items():
+        for name, value in pipeline.evaluate(X, y, pipeline.reported_metrics).items():
             print(f"{name}: {value:.10g}")
     rows = min(args.rows, len(output))
     print(f"first {rows} outputs:")
@@ -108,11 +150,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    report = _checked(args.file, args)
-    if report is None:
+    prepared = _compiled_with_data(args)
+    if prepared is None:
         return EXIT_INVALID
-    pipeline = api.compile(report.spec, limits=_limits(args))
-    X, y, source = _data(args.data, report.spec.data, args.file)
+    pipeline, X, y, source = prepared
     if y is None:
         raise DataError(f"{source} has no labels or targets to train on")
     if not args.quiet:
@@ -120,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training on {source}: {len(X)} samples, optimizer {pipeline.optimizer!r}")
     overrides = {"epochs": args.epochs} if args.epochs is not None else {}
     history = pipeline.fit(X, y, verbose=0 if args.quiet else 1, **overrides)
-    final = pipeline.evaluate(X, y, _metrics(pipeline))
+    final = pipeline.evaluate(X, y, pipeline.reported_metrics)
     final.update({k: v for k, v in history.last().items() if k.startswith("val_")})
     print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))
     out = args.out or (os.path.splitext(os.path.basename(args.file))[0] + ".npz")
@@ -134,7 +175,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     X, y, source = _data(args.data, None, args.checkpoint)
     if y is None:
         raise DataError(f"{source} has no labels or targets to evaluate against")
-    results = pipeline.evaluate(X, y, _metrics(pipeline))
+    results = pipeline.evaluate(X, y, pipeline.reported_metrics)
     if args.format == "json":
         print(json.dumps(results))
     else:
@@ -156,6 +197,74 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for row in predictions:
                 print(row if np.ndim(row) == 0 else " ".join(str(v) for v in row))
     return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    if not args.train and (args.data or args.metric or args.epochs):
+        print("netspec sweep: --data, --metric and --epochs go with --train", file=sys.stderr)
+        return EXIT_USAGE
+    if args.seed is not None and args.samples is None:
+        print("netspec sweep: --seed goes with --samples", file=sys.stderr)
+        return EXIT_USAGE
+    report = _checked(args.base, args)
+    if report is None:
+        return EXIT_INVALID
+    try:
+        grid = load_grid(args.grid)
+    except SpecError as exc:
+        printer = Printer(sys.stderr)
+        for d in exc.diagnostics:
+            printer.diagnostic(d, None, args.grid)
+        return EXIT_INVALID
+    if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
+        print(f"netspec: {args.out} is not empty; pass --force to write into it", file=sys.stderr)
+        return EXIT_INVALID
+    loaded = functools.cache(lambda section: _data(args.data, section, args.base)[:2])
+
+    def data_of(spec: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        return loaded(None if args.data else spec.data)
+
+    if args.train:
+        data_of(report.spec)  # unusable data stops the sweep here, before anything is written
+    folder = Folder(args.out, grid, data_dir=os.path.dirname(os.path.abspath(args.base)))
+    folder.clear()
+    invalid = 0
+    for variant in sweep(report.spec, grid, samples=args.samples, seed=args.seed):
+        folder.add(variant)
+        invalid += not variant.ok
+        if args.train and variant.ok:
+            folder.add_result(train_variant(variant, data_of, epochs=args.epochs))
+    metric = folder.finish(args.metric)
+    count = len(folder.entries)
+    print(f"{args.out}: {count} variant{'s' * (count != 1)}, {count - invalid} valid, {invalid} invalid"
+          f" (index.csv{', results.csv' if metric else ''})")
+    if metric:
+        failed = sum(not r.ok for r in folder.results)
+        print(folder.table(metric) + (f"\n{failed} variant{'s' * (failed != 1)} failed to train" if failed else ""))
+    return EXIT_OK
+
+
+def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | None, str] | None:
+    """Validate and compile ``args.file`` and load its data (``--data`` or the
+    spec's data section): ``(pipeline, X, y, source)``, or None when the spec
+    is invalid (its diagnostics printed)."""
+    report = _checked(args.file, args)
+    if report is None:
+        return None
+    pipeline = api.compile(report.spec, limits=_limits(args))
+    X, y, source = _data(args.data, report.spec.data, args.file)
+    _check_forward_memory(report, len(X), source, _limits(args))
+    return pipeline, X, y, source
+
+
+def _check_forward_memory(report: api.Report, samples: int, source: str, limits: Limits) -> None:
+    """Refuse, before the forward pass over all of the data, one whose layer
+    outputs (every layer keeps its last output) would exceed ``limits.max_memory_bytes``."""
+    widths = report.shapes.input_features + sum(layer.out_features for layer in report.shapes.layers)
+    needed = samples * widths * np.dtype(report.spec.dtype).itemsize
+    if needed > limits.max_memory_bytes:
+        raise DataError(f"{source}: a forward pass over its {samples:,} samples would hold {needed:,} bytes "
+                        f"of layer outputs, over the limit of {limits.max_memory_bytes:,}; use fewer samples")
 
 
 def _data(name: str | None, section: Any, spec_file: str) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -181,39 +290,18 @@ def _inputs(path: str, features: int) -> np.ndarray:
 def _write_predictions(path: str, predictions: np.ndarray) -> None:
     lower = path.lower()
     if lower.endswith(".npy"):
-        _atomic_write(path, lambda stream: np.save(stream, predictions))
+        write_atomically(path, lambda stream: np.save(stream, predictions))
     elif lower.endswith(".csv"):
         fmt = "%d" if predictions.dtype.kind in "iu" else "%.17g"
         rows = predictions.reshape(len(predictions), -1)
-        _atomic_write(path, lambda stream: np.savetxt(stream, rows, delimiter=",", fmt=fmt))
+        write_atomically(path, lambda stream: np.savetxt(stream, rows, delimiter=",", fmt=fmt))
     else:
         raise DataError(f"--out {path}: expected a .npy or .csv file name")
 
 
-def _atomic_write(path: str, write: Any) -> None:
-    """Write through a temporary file in the same folder, renamed over ``path`` when complete."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def _metrics(pipeline: Any) -> tuple[str, ...]:
-    """The spec's metrics, and accuracy for classification even when not asked for."""
-    metrics = tuple(pipeline.training.metrics)
-    if pipeline.task != "regression" and "accuracy" not in metrics:
-        metrics += ("accuracy",)
-    return metrics
-
-
 def _checked(file: str, args: argparse.Namespace) -> api.Report | None:
     """Validate ``file``; print its diagnostics; the report when it is usable."""
-    report = api.validate(file, strict=getattr(args, "strict", False), ignore=getattr(args, "ignore", ()),
+    report = api.validate(Path(file), strict=getattr(args, "strict", False), ignore=getattr(args, "ignore", ()),
                           limits=_limits(args))
     printer = Printer(sys.stderr)
     for d in report.diagnostics:
@@ -267,6 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("schema", help="print the JSON Schema of the spec language")
     p.set_defaults(run=cmd_schema)
 
+    p = commands.add_parser("list", help="the registered components (built-ins and plugins) and their options")
+    p.add_argument("kind", nargs="?", choices=KINDS, help="only this kind")
+    p.set_defaults(run=cmd_list)
+
+    p = commands.add_parser("check-gradients", help="compare components' backward passes with finite differences")
+    p.add_argument("names", nargs="*", metavar="NAME", help="components to check (default: every layer and loss)")
+    p.set_defaults(run=cmd_check_gradients)
+
     data_help = ("a built-in dataset (spiral, xor, and, or, nand, sine) or a .csv/.npy/.npz file; "
                  "default: the spec's data section")
 
@@ -295,6 +391,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="X.(npy|csv|npz)", help="inputs to predict")
     p.add_argument("--out", metavar="PREDS.(npy|csv)", help="write predictions here instead of printing them")
     p.set_defaults(run=cmd_predict)
+
+    p = commands.add_parser("sweep", help="write the variants of a spec over a grid of values; optionally train them")
+    p.add_argument("base", metavar="BASE", help="the base spec (.json, .yaml)")
+    p.add_argument("grid", metavar="GRID", help='paths → lists of values (.json, .yaml): {"layers[0].neurons": [16, 32]}')
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for variant-NNNN.json (one per valid variant), index.csv and index.json")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty DIR (files of an earlier sweep there are removed first)")
+    p.add_argument("--samples", type=_positive_int, metavar="N", help="N distinct combinations drawn at random")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the draw (default: a different draw each run)")
+    p.add_argument("--train", action="store_true", help="train each valid variant; write results.csv, best first")
+    p.add_argument("--data", metavar="spiral|xor|PATH", help=data_help)
+    p.add_argument("--metric", choices=("loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae"),
+                   help="sort the results by this (default: val_loss when measured, else loss)")
+    p.add_argument("--epochs", type=_positive_int, metavar="N",
+                   help="train for N epochs instead of each variant's train.epochs (the written specs keep theirs)")
+    p.set_defaults(run=cmd_sweep)
     return parser
 
 
@@ -305,7 +418,11 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``netspec`` console script."""
+    """Entry point of the ``netspec`` console script: loads plugins, then runs a command."""
+    for plugin in load_plugins():
+        if not plugin.ok:
+            print(f"netspec: warning: plugin {plugin.name} ({plugin.value}) failed to load: {plugin.error}",
+                  file=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -315,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"netspec: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"netspec: {exc}",
               file=sys.stderr)
+        return EXIT_INVALID
+    except MemoryError as exc:
+        print(f"netspec: out of memory: {exc or 'an allocation failed'}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("netspec: interrupted", file=sys.stderr)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
 
 from ..errors import CheckpointError
+from ..files import write_atomically
 
 FORMAT = "netspec-checkpoint/1"
 
@@ -39,24 +39,7 @@ def save(pipeline: Any, path: str | os.PathLike, *, optimizer_state: bool = True
         arrays["epoch"] = np.array(pipeline.state.epoch)
         rng = pipeline.state.shuffle_rng
         arrays["shuffle_rng"] = np.array(json.dumps(rng.bit_generator.state if rng is not None else None))
-    write_atomically(path, arrays)
-
-
-def write_atomically(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, lambda stream: np.savez(stream, **arrays))
 
 
 def read(path: str | os.PathLike) -> dict[str, np.ndarray]:

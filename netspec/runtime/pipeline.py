@@ -130,6 +130,13 @@ class Pipeline:
         chosen = tuple(self.training.metrics if metrics is None else metrics)
         return metric_values(self, output, self.targets(y, len(output)), chosen)
 
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The spec's metrics, and accuracy for classification even when not asked for
+        (what ``netspec train``, ``evaluate`` and sweeps print)."""
+        metrics = tuple(self.training.metrics)
+        return metrics if self.task == "regression" or "accuracy" in metrics else (*metrics, "accuracy")
+
     def save(self, path: Any, *, optimizer_state: bool = True) -> None:
         """Write one ``.npz`` checkpoint (see :mod:`netspec.runtime.checkpoint`)."""
         from .checkpoint import save
