@@ -27,7 +27,7 @@ from .spec import Component, Spec
 COPIES_PER_PARAMETER = 4
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LayerShape:
     """One step of the network as inference sees it."""
 

@@ -73,7 +73,7 @@ def _sigmoid_with_categorical(spec: "Spec", shapes: "Shapes") -> Iterator[Diagno
 @lint_rule("softmax-with-logits")
 def _softmax_with_logits(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
     loss = spec.loss
-    if loss is None or not getattr(loss, "from_logits", False):
+    if loss is None or not vars(loss).get("from_logits", False):
         return
     kind, _ = _output(shapes)
     if kind in ("softmax", "sigmoid"):
@@ -157,15 +157,17 @@ def _activation_after_softmax(spec: "Spec", shapes: "Shapes") -> Iterator[Diagno
 @lint_rule("dense-collapse")
 def _dense_collapse(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
     """A dense layer with no non-linear activation after it, feeding another dense layer."""
-    layers = shapes.layers
-    for index, step in enumerate(layers):
-        following = next((s for s in layers[index + 1:] if s.type != "linear"), None)
+    found, following = [], None  # following: the next step that is not linear
+    for step in reversed(shapes.layers):
         if step.type == "dense" and following is not None and following.type == "dense":
-            yield _warn(step.path, "dense-collapse",
-                        f"{_step(step)} has no activation and feeds {_step(following)} directly: two linear maps "
-                        f"in a row are one linear map ({step.in_features} → {following.out_features}), so "
-                        f"{step.name} adds parameters but no expressive power",
-                        f'give {step.where} an activation ("activation": "relu"), or remove it')
+            found.append(_warn(step.path, "dense-collapse",
+                               f"{_step(step)} has no activation and feeds {_step(following)} directly: two linear "
+                               f"maps in a row are one linear map ({step.in_features} → {following.out_features}), "
+                               f"so {step.name} adds parameters but no expressive power",
+                               f'give {step.where} an activation ("activation": "relu"), or remove it'))
+        if step.type != "linear":
+            following = step
+    yield from reversed(found)
 
 
 # ---------------------------------------------------------------- numbers
@@ -181,7 +183,7 @@ def _initializers(spec: "Spec", shapes: "Shapes") -> Iterator[tuple[Path, Compon
     if spec.init is not None:
         yield ("init",), spec.init
     for step in shapes.layers:
-        init = getattr(step.params, "init", None)
+        init = vars(step.params).get("init")
         if init is not None:
             yield step.path + ("init",), init
 

@@ -200,30 +200,36 @@ def _checked(document: Document, problems: list[Diagnostic], limits: Limits) -> 
     tree = _plain(document.tree, (), 0, limits, problems)
     if problems:
         raise SpecError([document.locate(problem) for problem in problems])
-    return replace(document, tree=tree)
+    return Document(tree, document.file, document.text, document.positions, document.key_positions)
 
 
 def _plain(value: Any, path: Path, depth: int, limits: Limits, problems: list[Diagnostic]) -> Any:
     """A plain copy of the JSON-like ``value`` (tuples become lists, mappings dicts);
-    each problem found is appended to ``problems``. ``depth`` counts enclosing containers."""
-    if isinstance(value, (Mapping, list, tuple)) and depth >= limits.max_depth:
-        problems.append(_too_deep(path, limits))
-        return None
-    if isinstance(value, Mapping):
-        return _plain_object(value, path, depth + 1, limits, problems)
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, path + (index,), depth + 1, limits, problems) for index, item in enumerate(value)]
-    if type(value) not in (str, int, float, bool, type(None)):
+    each problem found is appended to ``problems``. ``depth`` counts enclosing containers.
+    Exact built-in types are tested first: ``isinstance`` against the ``Mapping``
+    ABC costs far more, and is left for other mappings and for what is not JSON."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        if (kind is str and len(value) > limits.max_string_length) or (kind is float and not math.isfinite(value)):
+            problems.append(_scalar_problem(value, path, limits))
+        return value
+    is_mapping = kind is dict or (kind is not list and isinstance(value, Mapping))
+    if not (is_mapping or isinstance(value, (list, tuple))):
         problems.append(_problem(
             path, "not-json-value",
             f"expected a JSON value (object, list, string, number, true/false or null), got {_type_name(value)}",
             hint="convert it to a plain dict, list, str, int, float, bool or None (NumPy: .item() or .tolist())",
         ))
         return None
-    problem = _scalar_problem(value, path, limits)
-    if problem:
-        problems.append(problem)
-    return value
+    if depth >= limits.max_depth:
+        problems.append(_too_deep(path, limits))
+        return None
+    if is_mapping:
+        return _plain_object(value, path, depth + 1, limits, problems)
+    return [_plain(item, path + (index,), depth + 1, limits, problems) for index, item in enumerate(value)]
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain_object(value: Mapping, path: Path, depth: int, limits: Limits, problems: list[Diagnostic]) -> dict:
