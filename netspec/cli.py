@@ -18,7 +18,10 @@ import numpy as np
 
 from . import api, data
 from .errors import DataError, Diagnostic, NetspecError, SpecError
+from .check import did_you_mean
+from .codes import CODES
 from .files import write_atomically
+from .lints import LINTS
 from .gradients import check_all
 from .limits import DEFAULT_LIMITS, Limits
 from .plugins import load_plugins
@@ -163,7 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     history = pipeline.fit(X, y, verbose=0 if args.quiet else 1, **overrides)
     final = pipeline.evaluate(X, y, pipeline.reported_metrics)
     final.update({k: v for k, v in history.last().items() if k.startswith("val_")})
-    print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))
+    print("final: " + " - ".join(f"{k}: {v:.6g}" for k, v in final.items()))
     out = args.out or (os.path.splitext(os.path.basename(args.file))[0] + ".npz")
     pipeline.save(out)
     print(f"saved {out}")
@@ -327,6 +330,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _warning_code(text: str) -> str:
+    """A code ``--ignore`` can silence: a lint's, not an error's, nor a typo."""
+    if text in LINTS:
+        return text
+    if text in CODES:
+        raise argparse.ArgumentTypeError(f"{text!r} is an error, not a warning; only warnings can be ignored")
+    close = did_you_mean(text, LINTS)
+    raise argparse.ArgumentTypeError(f"unknown warning code {text!r}" + (f"; {close}" if close else "")
+                                     + f" (warnings: {', '.join(LINTS)})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netspec", description="Describe a neural network as data: validate it, inspect it, run it.")
@@ -335,8 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     checking = argparse.ArgumentParser(add_help=False)
     checking.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    checking.add_argument("--ignore", action="append", default=[], metavar="CODE",
-                          help="silence the warning with this code (repeatable)")
+    checking.add_argument("--ignore", action="append", default=[], metavar="CODE", type=_warning_code,
+                          help="silence the warning with this code (repeatable; see docs/errors.md)")
     checking.add_argument("--max-parameters", type=_positive_int, metavar="N",
                           help=f"parameter budget (default {DEFAULT_LIMITS.max_parameters:,})")
     checking.add_argument("--max-file-bytes", type=_positive_int, metavar="N",

@@ -120,3 +120,11 @@ def test_console_script_entry_point():
     done = subprocess.run([sys.executable, "-m", "netspec", "validate", str(EXAMPLES / "xor.json")],
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("code, words", [("dense-colapse", 'did you mean "dense-collapse"?'),
+                                         ("unknown-key", "only warnings can be ignored")])
+def test_ignore_takes_only_warning_codes(capsys, code, words):
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", "--ignore", code, str(EXAMPLES / "xor.json")])
+    assert caught.value.code == 2 and words in capsys.readouterr().err

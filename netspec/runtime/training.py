@@ -12,6 +12,7 @@ it appeared, and the parameters keep their values from the last finite step.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -125,33 +126,47 @@ def split(samples: int, fraction: float, seed: int | None) -> tuple[np.ndarray, 
 
 
 class Progress:
-    """A progress bar on a terminal, one line per epoch otherwise, nothing at verbose 0."""
+    """What training prints: about 20 epoch lines per run (every epoch at
+    ``verbose=2``), each with the loss, metrics and speed; on a terminal a
+    progress line is also redrawn in place between them. Nothing at ``verbose=0``."""
 
-    def __init__(self, verbose: int, epochs: int, stream: TextIO | None = None):
+    LINES = 20
+
+    def __init__(self, verbose: int, first: int, last: int, stream: TextIO | None = None):
         self.stream = stream if stream is not None else sys.stdout
         self.verbose = verbose
-        self.epochs = epochs
+        self.first, self.last = first, last
+        self.every = 1 if verbose >= 2 else max(1, math.ceil((last - first + 1) / self.LINES))
         self.tty = verbose > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def batch(self, epoch: int, done: int, total: int) -> None:
         if self.tty and total > 1:
-            width = 30
-            filled = width * done // total
-            self.stream.write(f"\repoch {epoch}/{self.epochs} [{'=' * filled}{'.' * (width - filled)}] "
-                              f"{done}/{total}")
-            self.stream.flush()
+            self._redraw(f"epoch {epoch}/{self.last} {_bar(done, total)} {done}/{total} batches")
 
     def epoch(self, epoch: int, logs: dict[str, float], samples: int, seconds: float) -> None:
         if self.verbose <= 0:
             return
         speed = samples / seconds if seconds > 0 else float("inf")
         values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-        line = f"epoch {epoch}/{self.epochs} - {values} - {speed:,.0f} samples/s"
-        if self.tty:
-            self.stream.write("\r\033[K" + line + "\n")
-        else:
-            self.stream.write(line + "\n")
+        line = f"epoch {epoch}/{self.last} - {values} - {speed:,.0f} samples/s"
+        if (epoch - self.first) % self.every == 0 or epoch == self.last:
+            self._redraw(line + "\n" if self.tty else "")
+            if not self.tty:
+                self.stream.write(line + "\n")
+        elif self.tty:
+            self._redraw(f"epoch {epoch}/{self.last} {_bar(epoch - self.first + 1, self.last - self.first + 1)} - "
+                         f"{values}")
         self.stream.flush()
+
+    def _redraw(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+
+
+def _bar(done: int, total: int, width: int = 30) -> str:
+    filled = width * done // total
+    return f"[{'=' * filled}{'.' * (width - filled)}]"
 
 
 class Stopper:
@@ -225,7 +240,7 @@ def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfi
     parameters = pipeline.parameters()
     history = History()
     stopper = Stopper(config.early_stopping, parameters) if config.early_stopping else None
-    progress = Progress(verbose, state.epoch + config.epochs, stream)
+    progress = Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream)
     size = config.batch_size or len(X_train)
     for _ in range(config.epochs):
         state.epoch += 1
