@@ -1,0 +1,472 @@
+"""Time one training step of netspec's compiled pipeline against the same
+network written by hand in NumPy and in PyTorch CPU eager.
+
+One step is: forward, loss, backward (with the fused softmax + cross-entropy
+gradient ``(p - onehot) / n``) and one plain SGD update (learning rate 0.01).
+Every implementation starts from the same weights, in the same dtype, on the
+same inputs, with the same number of BLAS threads.
+
+- ``netspec``: ``netspec.runtime.training.train_step(pipeline, X, targets)``
+  on a pipeline compiled from a dict spec; this includes the product's
+  finiteness check of the loss and every gradient.
+- ``hand``: the "neural networks from scratch" tutorial's code: ``X @ W + b``,
+  ``np.maximum(0, x)``, softmax with the row max subtracted, the clipped
+  cross-entropy, the fused gradient, ReLU backward by masking a copy,
+  ``dinputs`` for every layer, ``W -= lr * dW``.
+- ``torch``: ``nn.Linear``/``nn.ReLU``, ``F.cross_entropy`` on the logits,
+  ``torch.optim.SGD`` with ``zero_grad``/``backward``/``step``.
+- ``matmul``: only the step's matrix products, into preallocated buffers; a
+  reference for what BLAS alone costs at that shape, not an implementation.
+
+FLOP convention: 6 * n * in * out per dense layer per step (2 forward, 2 for
+dweights, 2 for dinputs), for every layer including the first layer's
+dinputs, because netspec and the tutorial compute it; PyTorch skips it, and
+its GFLOP/s uses the same count, so GFLOP/s ratios equal time ratios. Bias,
+activation, softmax, loss and update FLOPs are not counted.
+
+Memory: ``tracemalloc MiB`` is the peak of the NumPy bytes allocated by three
+steps on a freshly built network (model and data excluded; what the step keeps
+between steps, such as saved activations and gradients, included). Torch's
+tensors are invisible to tracemalloc, so ``RSS MiB`` measures every
+implementation the same way in a subprocess per case: the peak resident set
+during three steps (VmHWM, reset through /proc/self/clear_refs) minus the
+resident set just before them.
+
+Run by hand, never from the tests:
+
+    python benchmarks/train_step.py
+    python benchmarks/train_step.py --sizes small,medium --dtypes float32 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from datetime import datetime, timezone
+
+import numpy as np
+
+import netspec
+from netspec.runtime.training import train_step
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+try:
+    from threadpoolctl import threadpool_info
+except ImportError:
+    threadpool_info = None
+
+SIZES = {
+    "small": ((2, 64, 3), 300),
+    "medium": ((784, 256, 128, 10), 256),
+    "large": ((1024, 4096, 4096, 1024), 512),
+}
+IMPLEMENTATIONS = ("netspec", "hand", "torch", "matmul")
+LEARNING_RATE = 0.01
+SEED = 0
+BUDGET_SECONDS = 1.5  # timed seconds per implementation and case when --repeat is not given
+MIN_REPEATS, MAX_REPEATS, MAX_ROUNDS = 5, 2000, 50
+MEMORY_STEPS = 3
+PEAK_SIZE = 2048
+
+
+# --- the machine ---------------------------------------------------------------
+
+def blas_info() -> dict:
+    """NumPy's BLAS: thread count and kernel (threadpoolctl when installed)."""
+    if threadpool_info is None:
+        return {"threads": os.cpu_count(), "kernel": "unknown (threadpoolctl not installed)", "library": "?"}
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]
+    lib = blas[0] if blas else next(lib for lib in threadpool_info() if lib["user_api"] == "blas")
+    return {"threads": lib["num_threads"], "kernel": lib.get("architecture", "?"),
+            "library": f"{lib['internal_api']} {lib['version']}"}
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def peak_probe(dtype: str, size: int = PEAK_SIZE):
+    """A step-like callable multiplying two square ``size`` matrices (2 * size³ FLOPs),
+    timed alongside the implementations so that it sees the same load."""
+    rng = np.random.default_rng(SEED)
+    A, B = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))
+    C = np.empty_like(A)
+    return lambda: np.matmul(A, B, out=C)
+
+
+def others_cpu() -> tuple[float, float]:
+    """(seconds of CPU busy on the machine, seconds used by this process), since boot."""
+    with open("/proc/stat") as stat:
+        jiffies = [int(v) for v in stat.readline().split()[1:]]
+    busy = sum(jiffies[:8]) - jiffies[3] - jiffies[4]  # user..steal, minus idle and iowait
+    mine = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), mine.user + mine.system
+
+
+def step_flops(widths: tuple[int, ...], samples: int) -> int:
+    """6 * n * in * out per dense layer (see the module docstring)."""
+    return 6 * samples * sum(a * b for a, b in zip(widths, widths[1:]))
+
+
+# --- the four implementations: each returns (step, parameters) ------------------
+# ``step()`` runs one training step and returns the loss; ``parameters`` are the
+# live arrays in netspec's layout (W (in, out), b (1, out)), for the checks.
+
+def netspec_spec(widths: tuple[int, ...], dtype: str) -> dict:
+    hidden = [{"type": "dense", "neurons": w, "activation": "relu"} for w in widths[1:-1]]
+    return {
+        "netspec": "1",
+        "input": {"features": widths[0]},
+        "layers": hidden + [{"type": "dense", "neurons": widths[-1], "activation": "softmax"}],
+        "loss": "categorical_crossentropy",
+        "dtype": dtype,
+        "seed": SEED,
+        "train": {"optimizer": {"type": "sgd", "learning_rate": LEARNING_RATE}},
+    }
+
+
+def netspec_impl(widths, X, y):
+    pipeline = netspec.compile(netspec_spec(widths, X.dtype.name))
+    targets = pipeline.targets(y, len(X))
+    return (lambda: train_step(pipeline, X, targets)), pipeline.parameters()
+
+
+def hand_impl(initial, X, y):
+    params = [p.copy() for p in initial]
+    weights, biases = params[0::2], params[1::2]
+    n, last = len(X), len(weights) - 1
+
+    def step():
+        inputs, outputs = [], []
+        a = X
+        for i, (W, b) in enumerate(zip(weights, biases)):
+            inputs.append(a)
+            z = a @ W + b
+            outputs.append(z)
+            a = z if i == last else np.maximum(0, z)
+        exp_values = np.exp(a - np.max(a, axis=1, keepdims=True))
+        probs = exp_values / np.sum(exp_values, axis=1, keepdims=True)
+        clipped = np.clip(probs, 1e-7, 1 - 1e-7)
+        loss = np.mean(-np.log(clipped[range(n), y]))
+        dz = probs.copy()
+        dz[range(n), y] -= 1
+        dz = dz / n
+        grads = []
+        for i in reversed(range(len(weights))):
+            grads.append((inputs[i].T @ dz, np.sum(dz, axis=0, keepdims=True)))
+            dinputs = dz @ weights[i].T
+            if i > 0:
+                dz = dinputs.copy()
+                dz[outputs[i - 1] <= 0] = 0
+        for (W, b), (dW, db) in zip(zip(weights, biases), reversed(grads)):
+            W -= LEARNING_RATE * dW
+            b -= LEARNING_RATE * db
+        return loss
+
+    return step, params
+
+
+def torch_impl(initial, X, y):
+    layers = []
+    for W, b in zip(initial[0::2], initial[1::2]):
+        linear = torch.nn.Linear(*W.shape, dtype=getattr(torch, X.dtype.name))
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T))
+            linear.bias.copy_(torch.from_numpy(b[0]))
+        layers += [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    inputs, labels = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    params = [a for m in linears for a in (m.weight.detach().numpy().T, m.bias.detach().numpy()[None])]
+    return step, params
+
+
+def matmul_impl(initial, X, y):
+    weights = initial[0::2]
+    n = len(X)
+    outs = [np.empty((n, W.shape[1]), X.dtype) for W in weights]
+    ins = [X] + outs[:-1]
+    dins = [np.empty_like(a) for a in ins]
+    dweights = [np.empty_like(W) for W in weights]
+
+    def step():
+        for a, W, z in zip(ins, weights, outs):
+            np.matmul(a, W, out=z)
+        for a, W, z, dW, da in zip(ins, weights, outs, dweights, dins):
+            np.matmul(a.T, z, out=dW)
+            np.matmul(z, W.T, out=da)
+        return float("nan")
+
+    return step, []
+
+
+BUILDERS = {"hand": hand_impl, "torch": torch_impl, "matmul": matmul_impl}
+
+
+def build(impl: str, widths, X, y):
+    """``(step, parameters)`` for ``impl``; all start from netspec's initial weights."""
+    step, params = netspec_impl(widths, X, y)
+    if impl == "netspec":
+        return step, params
+    return BUILDERS[impl]([p.copy() for p in params], X, y)
+
+
+def make_data(widths, samples: int, dtype: str):
+    rng = np.random.default_rng(SEED)
+    X = np.ascontiguousarray(rng.standard_normal((samples, widths[0])).astype(dtype))
+    return X, rng.integers(0, widths[-1], samples)
+
+
+# --- timing -----------------------------------------------------------------------
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def warm_up(step, seconds: float = 0.2, least: int = 3) -> float:
+    """Run ``step`` at least ``least`` times and ``seconds`` long; the median time."""
+    times = []
+    while len(times) < least or sum(times) < seconds:
+        times.append(timed(step))
+    return statistics.median(times)
+
+
+def time_steps(steps: dict, repeat: int | None) -> dict[str, list[float]]:
+    """Per-step times of every implementation (``repeat`` each, or adaptive) and
+    of the peak probe (adaptive), interleaved in up to MAX_ROUNDS rounds so
+    that a burst of load from other processes hits all of them alike."""
+    counts = {}
+    for name, step in steps.items():
+        adaptive = min(MAX_REPEATS, max(MIN_REPEATS, int(BUDGET_SECONDS / warm_up(step))))
+        counts[name] = repeat if repeat and name in IMPLEMENTATIONS else adaptive
+    rounds = min(MAX_ROUNDS, *(counts[name] for name in steps if name in IMPLEMENTATIONS))
+    times = {name: [] for name in steps}
+    gc.collect()
+    gc.disable()
+    try:
+        for round_ in range(rounds):
+            for name, step in steps.items():
+                share = counts[name] * (round_ + 1) // rounds - counts[name] * round_ // rounds
+                times[name] += [timed(step) for _ in range(share)]
+    finally:
+        gc.enable()
+    return times
+
+
+def loss_value(loss) -> float:
+    return float(loss.item() if hasattr(loss, "item") else loss)
+
+
+def check_same_step(steps: dict, params: dict, dtype: str) -> float:
+    """Run one step of each implementation from the same weights; the largest
+    relative difference of the losses and of the updated parameters."""
+    losses = {name: loss_value(step()) for name, step in steps.items() if name != "matmul"}
+    reference = params["netspec"]
+    worst = max(abs(loss - losses["netspec"]) / abs(losses["netspec"]) for loss in losses.values())
+    for name, arrays in params.items():
+        for mine, theirs in zip(arrays, reference):
+            worst = max(worst, float(np.max(np.abs(mine - theirs)) / (np.max(np.abs(theirs)) or 1)))
+    tolerance = 1e-4 if dtype == "float32" else 1e-9
+    if worst > tolerance:
+        print(f"warning: implementations differ after one step by {worst:.2e} (> {tolerance})", file=sys.stderr)
+    return worst
+
+
+# --- memory, in a subprocess per case ----------------------------------------------
+
+def status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def measure_memory(size: str, dtype: str, impl: str) -> dict:
+    """Run in a fresh process: tracemalloc peak and RSS peak of MEMORY_STEPS steps."""
+    widths, samples = SIZES[size]
+    X, y = make_data(widths, samples, dtype)
+    step, _ = build(impl, widths, X, y)
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        before, peak_field = status_kib("VmRSS"), "VmHWM"
+    except OSError:
+        before, peak_field = None, None
+    tracemalloc.start()
+    for _ in range(MEMORY_STEPS):
+        step()
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = (status_kib(peak_field) - before) * 1024 if peak_field else None
+    return {"tracemalloc_bytes": None if impl == "torch" else traced, "rss_bytes": rss}
+
+
+def memory_in_subprocess(size: str, dtype: str, impl: str, threads: int) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--memory-case", f"{size}:{dtype}:{impl}",
+               "--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"warning: memory measurement of {size} {dtype} {impl} failed:\n{done.stderr}", file=sys.stderr)
+        return {"tracemalloc_bytes": None, "rss_bytes": None}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- one case and the report ---------------------------------------------------------
+
+def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, threads: int) -> list[dict]:
+    widths, samples = SIZES[size]
+    X, y = make_data(widths, samples, dtype)
+    built = {impl: build(impl, widths, X, y) for impl in impls}
+    steps = {impl: step for impl, (step, _) in built.items()}
+    difference = check_same_step(steps, {impl: p for impl, (_, p) in built.items() if p}, dtype)
+    steps["peak"] = peak_probe(dtype)
+    busy, mine, started = *others_cpu(), time.perf_counter()
+    times = time_steps(steps, repeat)
+    busy_after, mine_after = others_cpu()
+    others = (busy_after - busy - (mine_after - mine)) / (time.perf_counter() - started)
+    del built, steps
+    gc.collect()
+    flops = step_flops(widths, samples)
+    peak = 2 * PEAK_SIZE**3 / statistics.median(times["peak"]) / 1e9
+    rows = []
+    for impl in impls:
+        median = statistics.median(times[impl])
+        quartiles = statistics.quantiles(times[impl], n=4)
+        rows.append({
+            "size": size, "widths": list(widths), "batch": samples, "dtype": dtype, "impl": impl,
+            "median_s": median, "iqr_s": quartiles[2] - quartiles[0], "steps_timed": len(times[impl]),
+            "samples_per_s": samples / median, "gflops": flops / median / 1e9, "peak_gflops": peak,
+            "peak_fraction": flops / median / 1e9 / peak, "others_cpu": others, "check_difference": difference,
+            **memory_in_subprocess(size, dtype, impl, threads),
+        })
+    by_impl = {row["impl"]: row for row in rows}
+    for other in ("hand", "torch"):
+        if other in by_impl:
+            by_impl["netspec"][f"vs_{other}"] = by_impl[other]["median_s"] / by_impl["netspec"]["median_s"]
+    return rows
+
+
+def mib(value) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.1f}"
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| net | dtype | impl | ms/step (±IQR%) | samples/s | GFLOP/s | % of matmul peak "
+            "| netspec/hand | netspec/torch | tracemalloc MiB | RSS MiB | others' CPU |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        net = f"{r['size']} {'→'.join(map(str, r['widths']))} ×{r['batch']}"
+        ratios = [f"{r[key]:.2f}×" if key in r else "" for key in ("vs_hand", "vs_torch")]
+        lines.append(
+            f"| {net} | {r['dtype']} | {r['impl']} | {r['median_s'] * 1e3:.3f} (±{100 * r['iqr_s'] / r['median_s']:.0f}%) "
+            f"| {r['samples_per_s']:,.0f} | {r['gflops']:.1f} | {100 * r['peak_fraction']:.0f}% of "
+            f"{r['peak_gflops']:.0f} | {ratios[0]} | {ratios[1]} | {mib(r['tracemalloc_bytes'])} "
+            f"| {mib(r['rss_bytes'])} | {r['others_cpu']:.2f} |")
+    return "\n".join(lines)
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """The project's targets, one line per case: met or not, with the numbers."""
+    lines = []
+    for r in (r for r in rows if r["impl"] == "netspec"):
+        case = f"{r['size']} {r['dtype']}"
+        if "vs_hand" in r:
+            lines.append(f"- {case}: throughput vs hand-written {r['vs_hand']:.2f}× (target ≥ 0.95): "
+                         f"{'met' if r['vs_hand'] >= 0.95 else 'MISSED'}")
+        if "vs_torch" in r:
+            lines.append(f"- {case}: throughput vs PyTorch {r['vs_torch']:.2f}× (target ≥ 1.00): "
+                         f"{'met' if r['vs_torch'] >= 1.0 else 'MISSED'}")
+        if r["size"] != "small":
+            lines.append(f"- {case}: {100 * r['peak_fraction']:.0f}% of matmul peak (target ≥ 90%): "
+                         f"{'met' if r['peak_fraction'] >= 0.9 else 'MISSED'}")
+    return lines
+
+
+def header(blas: dict) -> list[str]:
+    env = {name: os.environ.get(name, "unset") for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    lines = [
+        f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {cpu_model()}, {os.cpu_count()} CPUs; "
+        f"load average at start: {os.getloadavg()[0]:.2f}",
+        f"numpy {np.__version__}, BLAS {blas['library']} kernel {blas['kernel']}, {blas['threads']} threads; "
+        f"torch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not installed'}; "
+        f"python {platform.python_version()}",
+        "environment: " + ", ".join(f"{k}={v}" for k, v in env.items()),
+        "FLOPs per step: 6·n·in·out per dense layer, every layer incl. the first layer's dinputs, the same "
+        "count for every implementation (torch does not compute that dinputs); ratios are throughput, > 1 = "
+        "netspec faster; matmul = the step's matrix products alone, a reference; matmul peak = median GFLOP/s "
+        f"of a square {PEAK_SIZE} numpy matmul timed interleaved with the case; others' CPU = cores used by "
+        "other processes during the case (noise)",
+    ]
+    return lines
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="small,medium,large", help="comma-separated: small,medium,large")
+    parser.add_argument("--dtypes", default="float64,float32", help="comma-separated: float64,float32")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help=f"timed steps per implementation and case (default: adaptive, about "
+                             f"{BUDGET_SECONDS} s each, between {MIN_REPEATS} and {MAX_REPEATS})")
+    parser.add_argument("--json", metavar="OUT", help="also write every number to this JSON file")
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-case", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.sizes, args.dtypes = args.sizes.split(","), args.dtypes.split(",")
+    for value, allowed in [(s, SIZES) for s in args.sizes] + [(d, ("float64", "float32")) for d in args.dtypes]:
+        if value not in allowed:
+            parser.error(f"unknown {value!r}; expected one of {', '.join(allowed)}")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    blas = blas_info()
+    if torch is not None:
+        torch.set_num_threads(args.threads or blas["threads"])
+    if args.memory_case:
+        print(json.dumps(measure_memory(*args.memory_case.split(":"))))
+        return
+    impls = [impl for impl in IMPLEMENTATIONS if impl != "torch" or torch is not None]
+    top = header(blas)
+    print("\n".join(top), flush=True)
+    rows = []
+    for size in args.sizes:
+        for dtype in args.dtypes:
+            rows += run_case(size, dtype, impls, args.repeat, blas["threads"])
+            print(f"... {size} {dtype} done", file=sys.stderr, flush=True)
+    bottom = [f"load average at end: {os.getloadavg()[0]:.2f}", "", table(rows), "", *targets(rows)]
+    print("\n".join(bottom))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"header": top + bottom[:1], "blas": blas, "rows": rows}, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
