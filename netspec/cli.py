@@ -17,13 +17,13 @@ from typing import Any, Sequence, TextIO
 import numpy as np
 
 from . import api, data
-from .errors import DataError, Diagnostic, NetspecError, SpecError
 from .check import did_you_mean
 from .codes import CODES
+from .errors import DataError, Diagnostic, NetspecError, SpecError
 from .files import write_atomically
-from .lints import LINTS
 from .gradients import check_all
 from .limits import DEFAULT_LIMITS, Limits
+from .lints import LINTS
 from .plugins import load_plugins
 from .registry import KINDS, REGISTRY
 from .schema import json_schema_text

@@ -48,16 +48,22 @@ def _output(shapes: "Shapes") -> tuple[str, int]:
     return last.type, last.out_features
 
 
-@lint_rule("crossentropy-without-softmax")
-def _crossentropy_without_softmax(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
+def _expects_probabilities(spec: "Spec", shapes: "Shapes", loss_type: str, words: str, outputs: tuple[str, ...],
+                           code: str) -> Iterator[Diagnostic]:
+    """A loss that takes probabilities, after a network whose last step does not make them."""
     loss = spec.loss
-    if loss is None or loss.type != "categorical_crossentropy" or loss.from_logits:
+    if loss is None or loss.type != loss_type or loss.from_logits:
         return
     kind, _ = _output(shapes)
-    if kind not in ("softmax", "sigmoid"):
-        yield _warn(("loss",), "crossentropy-without-softmax",
-                    f"categorical cross-entropy expects probabilities, but the network ends with {kind}",
-                    'add {"type": "softmax"} as the last layer, or set "from_logits": true')
+    if kind not in outputs:
+        yield _warn(("loss",), code, f"{words} expects probabilities, but the network ends with {kind}",
+                    f'add {{"type": "{outputs[0]}"}} as the last layer, or set "from_logits": true')
+
+
+@lint_rule("crossentropy-without-softmax")
+def _crossentropy_without_softmax(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
+    return _expects_probabilities(spec, shapes, "categorical_crossentropy", "categorical cross-entropy",
+                                  ("softmax", "sigmoid"), "crossentropy-without-softmax")
 
 
 @lint_rule("sigmoid-with-categorical-crossentropy")
@@ -94,14 +100,8 @@ def _binary_width(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
 
 @lint_rule("binary-crossentropy-without-sigmoid")
 def _binary_without_sigmoid(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    loss = spec.loss
-    if loss is None or loss.type != "binary_crossentropy" or loss.from_logits:
-        return
-    kind, _ = _output(shapes)
-    if kind != "sigmoid":
-        yield _warn(("loss",), "binary-crossentropy-without-sigmoid",
-                    f"binary cross-entropy expects probabilities, but the network ends with {kind}",
-                    'add {"type": "sigmoid"} as the last layer, or set "from_logits": true')
+    return _expects_probabilities(spec, shapes, "binary_crossentropy", "binary cross-entropy", ("sigmoid",),
+                                  "binary-crossentropy-without-sigmoid")
 
 
 @lint_rule("relu-output-regression")
