@@ -20,8 +20,8 @@ same inputs, with the same number of BLAS threads.
 
 FLOP convention: 6 * n * in * out per dense layer per step (2 forward, 2 for
 dweights, 2 for dinputs), for every layer including the first layer's
-dinputs, because netspec and the tutorial compute it; PyTorch skips it, and
-its GFLOP/s uses the same count, so GFLOP/s ratios equal time ratios. Bias,
+dinputs, which the tutorial computes and netspec and PyTorch skip; every
+implementation's GFLOP/s uses the same count, so GFLOP/s ratios equal time ratios. Bias,
 activation, softmax, loss and update FLOPs are not counted.
 
 Memory: ``tracemalloc MiB`` is the peak of the NumPy bytes allocated by three

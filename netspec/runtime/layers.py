@@ -59,11 +59,16 @@ class Dense:
         return self.output
 
     def backward(self, dvalues: np.ndarray) -> np.ndarray:
+        self.backward_parameters(dvalues)
+        self.dinputs = dvalues @ self.weights.T
+        return self.dinputs
+
+    def backward_parameters(self, dvalues: np.ndarray) -> None:
+        """The parameter gradients alone: what the first layer of a network
+        needs, where nothing uses the gradient w.r.t. the data."""
         self.dweights = self.inputs.T @ dvalues
         if self.bias is not None:
             self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
-        self.dinputs = dvalues @ self.weights.T
-        return self.dinputs
 
     def parameters(self) -> list[np.ndarray]:
         return [self.weights] if self.bias is None else [self.weights, self.bias]

@@ -92,7 +92,10 @@ class Pipeline:
 
     def backward(self, targets: np.ndarray) -> None:
         """Backpropagate the mean loss of the last forward pass against checked
-        ``targets``: every layer's ``dinputs`` and parameter gradients are set.
+        ``targets``: every layer's parameter gradients, and ``dinputs`` of all
+        but the first layer, are set. (The gradient w.r.t. the data is never
+        needed; a first layer with ``backward_parameters`` skips it, as
+        PyTorch does, which saves a matrix product per step.)
 
         A network ending in softmax + categorical cross-entropy (or sigmoid +
         binary cross-entropy) uses the fused gradient ``(p − y)/n``."""
@@ -104,8 +107,12 @@ class Pipeline:
         else:
             dvalues = self.loss_function.backward(last.output, targets)
             layers = self.layers
-        for layer in reversed(layers):
-            dvalues = layer.backward(dvalues)
+        for index in range(len(layers) - 1, -1, -1):
+            layer = layers[index]
+            if index == 0 and hasattr(layer, "backward_parameters"):
+                layer.backward_parameters(dvalues)
+            else:
+                dvalues = layer.backward(dvalues)
 
     def gradients(self) -> list[np.ndarray]:
         """The gradients of the last backward pass, in the order of :meth:`parameters`."""
