@@ -419,7 +419,7 @@ def header(blas: dict) -> list[str]:
         f"python {platform.python_version()}",
         "environment: " + ", ".join(f"{k}={v}" for k, v in env.items()),
         "FLOPs per step: 6·n·in·out per dense layer, every layer incl. the first layer's dinputs, the same "
-        "count for every implementation (torch does not compute that dinputs); ratios are throughput, > 1 = "
+        "count for every implementation (netspec and torch skip that dinputs); ratios are throughput, > 1 = "
         "netspec faster; matmul = the step's matrix products alone, a reference; matmul peak = median GFLOP/s "
         f"of a square {PEAK_SIZE} numpy matmul timed interleaved with the case; others' CPU = cores used by "
         "other processes during the case (noise)",
