@@ -12,17 +12,18 @@ same inputs, with the same number of BLAS threads.
 - ``hand``: the "neural networks from scratch" tutorial's code: ``X @ W + b``,
   ``np.maximum(0, x)``, softmax with the row max subtracted, the clipped
   cross-entropy, the fused gradient, ReLU backward by masking a copy,
-  ``dinputs`` for every layer, ``W -= lr * dW``.
+  ``W -= lr * dW``; unlike the tutorial, and like netspec and PyTorch, it
+  skips the first layer's ``dinputs``, which nothing uses.
 - ``torch``: ``nn.Linear``/``nn.ReLU``, ``F.cross_entropy`` on the logits,
   ``torch.optim.SGD`` with ``zero_grad``/``backward``/``step``.
 - ``matmul``: only the step's matrix products, into preallocated buffers; a
   reference for what BLAS alone costs at that shape, not an implementation.
 
 FLOP convention: 6 * n * in * out per dense layer per step (2 forward, 2 for
-dweights, 2 for dinputs), for every layer including the first layer's
-dinputs, which the tutorial computes and netspec and PyTorch skip; every
-implementation's GFLOP/s uses the same count, so GFLOP/s ratios equal time ratios. Bias,
-activation, softmax, loss and update FLOPs are not counted.
+dweights, 2 for dinputs), except 4 * n * in * out for the first layer, whose
+dinputs no implementation computes. The same count is used for every
+implementation, so GFLOP/s ratios equal time ratios. Bias, activation,
+softmax, loss and update FLOPs are not counted.
 
 Memory: ``tracemalloc MiB`` is the peak of the NumPy bytes allocated by three
 steps on a freshly built network (model and data excluded; what the step keeps
@@ -77,7 +78,8 @@ IMPLEMENTATIONS = ("netspec", "hand", "torch", "matmul")
 LEARNING_RATE = 0.01
 SEED = 0
 BUDGET_SECONDS = 1.5  # timed seconds per implementation and case when --repeat is not given
-MIN_REPEATS, MAX_REPEATS, MAX_ROUNDS = 5, 2000, 50
+MIN_REPEATS, MAX_REPEATS, MAX_ROUNDS = 5, 2000, 10
+SETTLE_SECONDS = 0.15  # pause before each block: idle BLAS/OpenMP threads stop spinning
 MEMORY_STEPS = 3
 PEAK_SIZE = 2048
 
@@ -121,8 +123,8 @@ def others_cpu() -> tuple[float, float]:
 
 
 def step_flops(widths: tuple[int, ...], samples: int) -> int:
-    """6 * n * in * out per dense layer (see the module docstring)."""
-    return 6 * samples * sum(a * b for a, b in zip(widths, widths[1:]))
+    """6 * n * in * out per dense layer, 4 * n * in * out for the first (no dinputs)."""
+    return 6 * samples * sum(a * b for a, b in zip(widths, widths[1:])) - 2 * samples * widths[0] * widths[1]
 
 
 # --- the four implementations: each returns (step, parameters) ------------------
@@ -171,8 +173,8 @@ def hand_impl(initial, X, y):
         grads = []
         for i in reversed(range(len(weights))):
             grads.append((inputs[i].T @ dz, np.sum(dz, axis=0, keepdims=True)))
-            dinputs = dz @ weights[i].T
             if i > 0:
+                dinputs = dz @ weights[i].T
                 dz = dinputs.copy()
                 dz[outputs[i - 1] <= 0] = 0
         for (W, b), (dW, db) in zip(zip(weights, biases), reversed(grads)):
@@ -212,15 +214,16 @@ def matmul_impl(initial, X, y):
     n = len(X)
     outs = [np.empty((n, W.shape[1]), X.dtype) for W in weights]
     ins = [X] + outs[:-1]
-    dins = [np.empty_like(a) for a in ins]
+    dins = [np.empty_like(a) for a in ins[1:]]
     dweights = [np.empty_like(W) for W in weights]
 
     def step():
         for a, W, z in zip(ins, weights, outs):
             np.matmul(a, W, out=z)
-        for a, W, z, dW, da in zip(ins, weights, outs, dweights, dins):
+        for i, (a, W, z, dW) in enumerate(zip(ins, weights, outs, dweights)):
             np.matmul(a.T, z, out=dW)
-            np.matmul(z, W.T, out=da)
+            if i > 0:
+                np.matmul(z, W.T, out=dins[i - 1])
         return float("nan")
 
     return step, []
@@ -262,10 +265,16 @@ def warm_up(step, seconds: float = 0.2, least: int = 3) -> float:
 def time_steps(steps: dict, repeat: int | None) -> dict[str, list[float]]:
     """Per-step times of every implementation (``repeat`` each, or adaptive) and
     of the peak probe (adaptive), interleaved in up to MAX_ROUNDS rounds so
-    that a burst of load from other processes hits all of them alike."""
-    counts = {}
+    that a burst of load from other processes hits all of them alike.
+
+    Each block starts after a pause: OpenBLAS's worker threads keep spinning
+    for about 0.1 s after a matmul, and would otherwise take a core from the
+    next block's implementation (PyTorch ran 2× slower right after NumPy).
+    A block of steps shorter than the pause then starts with one untimed step."""
+    counts, guesses = {}, {}
     for name, step in steps.items():
-        adaptive = min(MAX_REPEATS, max(MIN_REPEATS, int(BUDGET_SECONDS / warm_up(step))))
+        guesses[name] = warm_up(step)
+        adaptive = min(MAX_REPEATS, max(MIN_REPEATS, int(BUDGET_SECONDS / guesses[name])))
         counts[name] = repeat if repeat and name in IMPLEMENTATIONS else adaptive
     rounds = min(MAX_ROUNDS, *(counts[name] for name in steps if name in IMPLEMENTATIONS))
     times = {name: [] for name in steps}
@@ -275,6 +284,9 @@ def time_steps(steps: dict, repeat: int | None) -> dict[str, list[float]]:
         for round_ in range(rounds):
             for name, step in steps.items():
                 share = counts[name] * (round_ + 1) // rounds - counts[name] * round_ // rounds
+                time.sleep(SETTLE_SECONDS)
+                if guesses[name] < SETTLE_SECONDS:
+                    step()  # untimed: wakes the threads and caches after the pause
                 times[name] += [timed(step) for _ in range(share)]
     finally:
         gc.enable()
@@ -418,11 +430,11 @@ def header(blas: dict) -> list[str]:
         f"torch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not installed'}; "
         f"python {platform.python_version()}",
         "environment: " + ", ".join(f"{k}={v}" for k, v in env.items()),
-        "FLOPs per step: 6·n·in·out per dense layer, every layer incl. the first layer's dinputs, the same "
-        "count for every implementation (netspec and torch skip that dinputs); ratios are throughput, > 1 = "
-        "netspec faster; matmul = the step's matrix products alone, a reference; matmul peak = median GFLOP/s "
-        f"of a square {PEAK_SIZE} numpy matmul timed interleaved with the case; others' CPU = cores used by "
-        "other processes during the case (noise)",
+        "FLOPs per step: 6·n·in·out per dense layer, 4·n·in·out for the first (no implementation computes "
+        "its dinputs), the same count for every implementation; ratios are throughput, > 1 = netspec faster; "
+        "matmul = the step's matrix products alone, a reference; matmul peak = median GFLOP/s of a square "
+        f"{PEAK_SIZE} numpy matmul timed interleaved with the case; others' CPU = cores used by other "
+        "processes during the case (noise)",
     ]
     return lines
 
