@@ -35,8 +35,12 @@ def softmax(inputs: np.ndarray) -> np.ndarray:
     right answer, 0; that warning is silenced.
     """
     with np.errstate(over="ignore"):
-        exp_values = np.exp(inputs - np.max(inputs, axis=1, keepdims=True))
-    return exp_values / np.sum(exp_values, axis=1, keepdims=True)
+        exp_values = inputs - np.max(inputs, axis=1, keepdims=True)
+        if exp_values.dtype.kind != "f":  # integer inputs: exp is float64, as np.exp gives
+            exp_values = exp_values.astype(np.float64)
+        np.exp(exp_values, out=exp_values)
+    exp_values /= np.sum(exp_values, axis=1, keepdims=True)
+    return exp_values
 
 
 class Activation:
@@ -56,7 +60,14 @@ class Activation:
 
 class ReLU(Activation):
     """``output = max(0, inputs)``; derivative 1 where inputs > 0, else 0
-    (0 at inputs == 0, as PyTorch)."""
+    (0 at inputs == 0, as PyTorch).
+
+    Backward multiplies ``dvalues`` by the mask ``inputs > 0`` rather than
+    assigning zeros through it as the tutorial does: the same values for
+    finite gradients (a masked one becomes ``-0.0`` when it was negative),
+    several times faster, since a random mask defeats branch prediction.
+    A NaN or inf in ``dvalues`` stays NaN where the unit is off.
+    """
 
     def __init__(self, name: str = "relu"):
         self.name = name
@@ -67,8 +78,7 @@ class ReLU(Activation):
         return self.output
 
     def backward(self, dvalues: np.ndarray) -> np.ndarray:
-        self.dinputs = dvalues.copy()
-        self.dinputs[self.inputs <= 0] = 0
+        self.dinputs = dvalues * (self.inputs > 0)
         return self.dinputs
 
 

@@ -58,6 +58,11 @@ def softmax_crossentropy_backward(probs: np.ndarray, y_true: np.ndarray) -> np.n
     wherever ``probs`` lies inside the clipping range [1e-7, 1 - 1e-7], and is
     cheaper and better conditioned.
     """
+    if y_true.ndim == 1:  # the tutorial's way: subtract 1 at each label, no one-hot array
+        dinputs = probs.copy()
+        dinputs[np.arange(len(probs)), y_true] -= 1
+        dinputs /= len(probs)
+        return dinputs
     return (probs - _as_rows(y_true, probs)) / len(probs)
 
 
@@ -135,7 +140,12 @@ class CategoricalCrossentropy(Loss):
         self.from_logits = from_logits
 
     def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
-        log_probs = _log_softmax(y_pred) if self.from_logits else np.log(_clip(y_pred))
+        if self.from_logits:
+            log_probs = _log_softmax(y_pred)
+        elif y_true.ndim == 1:  # only each sample's own class: clip and log n values, not n * k
+            return -np.log(_clip(y_pred[np.arange(len(y_pred)), y_true]))
+        else:
+            log_probs = np.log(_clip(y_pred))
         if y_true.ndim == 1:
             return -log_probs[np.arange(len(log_probs)), y_true]
         return -np.sum(y_true.astype(y_pred.dtype, copy=False) * log_probs, axis=1)
