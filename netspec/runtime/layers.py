@@ -25,6 +25,11 @@ class Dense:
     ``dweights = inputs.T @ dvalues`` (in_features, neurons),
     ``dbiases = sum(dvalues, axis=0)`` (1, neurons),
     ``dinputs = dvalues @ weights.T`` (n, in_features).
+
+    ``dweights`` and ``dbiases`` are written into the same arrays on every
+    backward pass (as PyTorch's ``.grad``), which saves allocating, and
+    page-faulting in, a weight-sized array per training step; copy them to
+    keep the gradients of one step.
     """
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray | None = None, name: str = "dense"):
@@ -66,9 +71,12 @@ class Dense:
     def backward_parameters(self, dvalues: np.ndarray) -> None:
         """The parameter gradients alone: what the first layer of a network
         needs, where nothing uses the gradient w.r.t. the data."""
-        self.dweights = self.inputs.T @ dvalues
+        dtype = np.result_type(self.inputs, dvalues)
+        dweights = _reusable(getattr(self, "dweights", None), (self.inputs.shape[1], dvalues.shape[1]), dtype)
+        self.dweights = np.matmul(self.inputs.T, dvalues, out=dweights)
         if self.bias is not None:
-            self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+            dbiases = _reusable(getattr(self, "dbiases", None), (1, dvalues.shape[1]), dvalues.dtype)
+            self.dbiases = np.sum(dvalues, axis=0, keepdims=True, out=dbiases)
 
     def parameters(self) -> list[np.ndarray]:
         return [self.weights] if self.bias is None else [self.weights, self.bias]
@@ -79,3 +87,10 @@ class Dense:
     def __repr__(self) -> str:
         bias = "" if self.bias is not None else ", bias=False"
         return f"Dense({self.in_features} → {self.neurons}{bias}, name={self.name!r})"
+
+
+def _reusable(previous: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``previous`` when it has this shape and dtype (to be overwritten), else a new array."""
+    if previous is not None and previous.shape == shape and previous.dtype == dtype:
+        return previous
+    return np.empty(shape, dtype)

@@ -102,6 +102,7 @@ class Optimizer:
         self.decay = float(decay)
         self.iterations = 0
         self.slots: dict[str, list[np.ndarray]] = {}
+        self._buffers: dict[tuple[np.dtype, int], np.ndarray] = {}
 
     @property
     def current_learning_rate(self) -> float:
@@ -123,6 +124,20 @@ class Optimizer:
     def update(self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, *slots: np.ndarray) -> None:
         """Change ``parameter`` and its ``slots`` (in ``slot_names`` order) in place."""
         raise NotImplementedError
+
+    def _scratch(self, like: np.ndarray, number: int = 0) -> np.ndarray:
+        """A work array shaped like ``like`` for an update's intermediate values.
+
+        One flat buffer per ``number`` and dtype, as large as the largest
+        parameter, is reused for every parameter and step, so that a step
+        allocates nothing: a fresh weight-sized temporary per update was a
+        large share of a big network's step. The next call with the same
+        ``number`` overwrites it."""
+        key = (like.dtype, number)
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < like.size:
+            buffer = self._buffers[key] = np.empty(like.size, like.dtype)
+        return buffer[: like.size].reshape(like.shape)
 
     def state_dict(self) -> State:
         """A copy of everything needed to resume: ``"iterations"`` and one
@@ -210,13 +225,17 @@ class SGD(Optimizer):
     def update(
         self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, buffer: np.ndarray | None = None
     ) -> None:
+        step = self._scratch(parameter)
         if buffer is None:
-            parameter -= learning_rate * gradient
+            parameter -= np.multiply(learning_rate, gradient, out=step)
             return
         buffer *= self.momentum
         buffer += gradient
-        direction = gradient + self.momentum * buffer if self.nesterov else buffer
-        parameter -= learning_rate * direction
+        if self.nesterov:  # direction = g + μ * buf
+            np.add(gradient, np.multiply(self.momentum, buffer, out=step), out=step)
+            parameter -= np.multiply(learning_rate, step, out=step)
+        else:
+            parameter -= np.multiply(learning_rate, buffer, out=step)
 
 
 class Adam(Optimizer):
@@ -254,13 +273,15 @@ class Adam(Optimizer):
         self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, m: np.ndarray, v: np.ndarray
     ) -> None:
         t = self.iterations + 1
+        step, denominator = self._scratch(parameter, 0), self._scratch(parameter, 1)
         m *= self.beta1
-        m += (1 - self.beta1) * gradient
+        m += np.multiply(1 - self.beta1, gradient, out=step)
         v *= self.beta2
-        v += (1 - self.beta2) * gradient**2
-        m_hat = m / (1 - self.beta1**t)
-        v_hat = v / (1 - self.beta2**t)
-        parameter -= learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+        v += np.multiply(1 - self.beta2, np.square(gradient, out=step), out=step)
+        m_hat = np.divide(m, 1 - self.beta1**t, out=step)
+        v_hat = np.divide(v, 1 - self.beta2**t, out=denominator)
+        denominator = np.add(np.sqrt(v_hat, out=denominator), self.epsilon, out=denominator)
+        parameter -= np.divide(np.multiply(learning_rate, m_hat, out=step), denominator, out=step)
 
 
 class RMSprop(Optimizer):
@@ -282,9 +303,11 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
 
     def update(self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, cache: np.ndarray) -> None:
+        step, denominator = self._scratch(parameter, 0), self._scratch(parameter, 1)
         cache *= self.rho
-        cache += (1 - self.rho) * gradient**2
-        parameter -= learning_rate * gradient / (np.sqrt(cache) + self.epsilon)
+        cache += np.multiply(1 - self.rho, np.square(gradient, out=step), out=step)
+        denominator = np.add(np.sqrt(cache, out=denominator), self.epsilon, out=denominator)
+        parameter -= np.divide(np.multiply(learning_rate, gradient, out=step), denominator, out=step)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}

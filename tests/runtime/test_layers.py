@@ -97,3 +97,20 @@ def test_float32_is_preserved():
 def test_bad_arrays_are_refused_with_the_shapes(weights, bias, expected):
     with pytest.raises(ValueError, match=expected):
         Dense(weights, bias)
+
+
+def test_gradient_arrays_are_reused_between_backward_passes():
+    rng = np.random.default_rng(0)
+    layer = Dense(rng.normal(size=(3, 2)), np.zeros((1, 2)))
+    layer.forward(rng.normal(size=(4, 3)))
+    layer.backward(np.ones((4, 2)))
+    dweights, dbiases = layer.dweights, layer.dbiases
+    inputs, dvalues = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    layer.forward(inputs)
+    layer.backward(dvalues)
+    assert layer.dweights is dweights and layer.dbiases is dbiases
+    np.testing.assert_array_equal(layer.dweights, inputs.T @ dvalues)
+    np.testing.assert_array_equal(layer.dbiases, dvalues.sum(axis=0, keepdims=True))
+    layer.forward(inputs.astype(np.float32))  # a new dtype gets new arrays
+    layer.backward(dvalues.astype(np.float32))
+    assert layer.dweights is not dweights and layer.dweights.dtype == np.float32

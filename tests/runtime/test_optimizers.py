@@ -268,3 +268,39 @@ def test_repr_shows_hyperparameters():
 
 def test_optimizers_table():
     assert OPTIMIZERS == {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+@pytest.mark.parametrize("cls, options", CONFIGS, ids=CONFIG_IDS)
+def test_a_step_allocates_no_parameter_sized_temporary(cls, options):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    parameters = [rng.normal(size=(500, 400)), rng.normal(size=(1, 400))]
+    gradients = [rng.normal(size=p.shape) for p in parameters]
+    optimizer = cls(**options)
+    optimizer.step(parameters, gradients)  # creates the slots and the work buffers
+    tracemalloc.start()
+    try:
+        optimizer.step(parameters, gradients)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < parameters[0].nbytes / 10
+
+
+def test_scratch_buffers_do_not_change_results_across_parameter_sizes():
+    # The work buffer grows for a larger parameter and is shared by smaller ones;
+    # each update must equal the formula applied to that parameter alone.
+    sizes = [(2, 3), (50, 40), (1, 40), (7, 7)]
+    rng = np.random.default_rng(3)
+    parameters = [rng.normal(size=s) for s in sizes]
+    steps = [[rng.normal(size=s) for s in sizes] for _ in range(3)]
+    together = Adam(learning_rate=0.01)
+    alone = [Adam(learning_rate=0.01) for _ in sizes]
+    separate = [p.copy() for p in parameters]
+    for gradients in steps:
+        together.step(parameters, gradients)
+        for optimizer, parameter, gradient in zip(alone, separate, gradients):
+            optimizer.step([parameter], [gradient])
+    for a, b in zip(parameters, separate):
+        np.testing.assert_array_equal(a, b)
