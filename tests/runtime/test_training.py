@@ -8,7 +8,7 @@ import pytest
 
 import netspec
 from netspec.runtime.gradcheck import numerical_gradient
-from netspec.runtime.training import TrainingError
+from netspec.runtime.training import TrainingError, all_finite
 
 
 def classifier(**train):
@@ -160,3 +160,16 @@ def test_float32_training_stays_float32():
     X, y = netspec.data.spiral(10, 3, seed=1)
     pipeline.fit(X, y, verbose=0, epochs=3)
     assert all(p.dtype == np.float32 for p in pipeline.parameters())
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_all_finite_finds_any_nan_or_infinity(dtype):
+    for size in [*range(1, 40), 1000, 4097]:
+        for position in {0, size // 2, size - 1}:
+            for bad in (np.nan, np.inf, -np.inf):
+                values = np.ones((size, 1), dtype)
+                values[position] = bad
+                assert not all_finite(values), (size, position, bad)
+        assert all_finite(np.zeros((size, 2), dtype))
+        # squares overflow but every value is finite: the exact test decides
+        assert all_finite(np.full(size, np.finfo(dtype).max, dtype))
