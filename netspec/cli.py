@@ -26,6 +26,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .lints import LINTS
 from .plugins import load_plugins
 from .registry import KINDS, REGISTRY
+from .runtime.checks import check_forward_memory
 from .schema import json_schema_text
 from .sweeps import Folder, load_grid, sweep, train_variant
 
@@ -236,7 +237,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         folder.add(variant)
         invalid += not variant.ok
         if args.train and variant.ok:
-            folder.add_result(train_variant(variant, data_of, epochs=args.epochs))
+            folder.add_result(train_variant(variant, data_of, epochs=args.epochs, limits=_limits(args)))
     metric = folder.finish(args.metric)
     count = len(folder.entries)
     print(f"{args.out}: {count} variant{'s' * (count != 1)}, {count - invalid} valid, {invalid} invalid"
@@ -261,13 +262,8 @@ def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
 
 
 def _check_forward_memory(report: api.Report, samples: int, source: str, limits: Limits) -> None:
-    """Refuse, before the forward pass over all of the data, one whose layer
-    outputs (every layer keeps its last output) would exceed ``limits.max_memory_bytes``."""
-    widths = report.shapes.input_features + sum(layer.out_features for layer in report.shapes.layers)
-    needed = samples * widths * np.dtype(report.spec.dtype).itemsize
-    if needed > limits.max_memory_bytes:
-        raise DataError(f"{source}: a forward pass over its {samples:,} samples would hold {needed:,} bytes "
-                        f"of layer outputs, over the limit of {limits.max_memory_bytes:,}; use fewer samples")
+    widths = [report.shapes.input_features, *(layer.out_features for layer in report.shapes.layers)]
+    check_forward_memory(samples, widths, report.spec.dtype, limits.max_memory_bytes, source)
 
 
 def _data(name: str | None, section: Any, spec_file: str) -> tuple[np.ndarray, np.ndarray | None, str]:

@@ -33,11 +33,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .api import compile, load, validate
+from .api import compile, infer, load, validate
 from .check import describe
 from .errors import DataError, Diagnostic, NetspecError, SpecError
 from .files import write_text
+from .limits import DEFAULT_LIMITS, Limits
 from .read import Document, read
+from .runtime.checks import check_forward_memory
 from .runtime.training import MINIMISED
 from .spec import FileData, Spec, parse_path, set_path
 
@@ -235,17 +237,23 @@ class Result:
         return self.error is None
 
 
-def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, epochs: int | None = None) -> Result:
+def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, epochs: int | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> Result:
     """Compile and train a valid ``variant`` quietly on ``data(spec)`` → ``(X, y)``,
     then evaluate it on the same data. A :class:`DataError` or
-    :class:`TrainingError` is recorded in the result, not raised."""
+    :class:`TrainingError` is recorded in the result, not raised; so is data
+    whose forward pass would hold more than ``limits.max_memory_bytes`` of
+    layer outputs, before any is computed."""
     assert variant.spec is not None, "only valid variants are trained"
     started = time.perf_counter()
     try:
         X, y = data(variant.spec)
         if y is None:
             raise DataError("the data has no labels or targets to train on")
-        pipeline = compile(variant.spec)
+        shapes = infer(variant.spec, limits=limits)
+        widths = [shapes.input_features, *(layer.out_features for layer in shapes.layers)]
+        check_forward_memory(len(X), widths, variant.spec.dtype, limits.max_memory_bytes)
+        pipeline = compile(variant.spec, limits=limits)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a TrainingError
             history = pipeline.fit(X, y, verbose=0, **({"epochs": epochs} if epochs is not None else {}))
             metrics = pipeline.evaluate(X, y, pipeline.reported_metrics)

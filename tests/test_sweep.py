@@ -10,7 +10,8 @@ import pytest
 
 import netspec
 from netspec.cli import main
-from netspec.sweeps import load_grid, sweep
+from netspec.limits import Limits
+from netspec.sweeps import load_grid, sweep, train_variant
 
 ROOT = Path(__file__).resolve().parent.parent
 XOR = ROOT / "examples" / "xor.json"
@@ -288,6 +289,17 @@ def test_cli_train_lists_a_variant_whose_training_fails(tmp_path, capsys):
     assert failed["error"].startswith("training diverged at epoch")
 
 
+def test_training_a_variant_whose_forward_pass_would_exceed_the_memory_limit_is_a_failed_result():
+    [variant] = sweep(BASE, {"layers[0].neurons": [64]})
+    X, y = netspec.data.spiral(100, 3, seed=0)
+    result = train_variant(variant, lambda spec: (X, y), epochs=1, limits=Limits(max_memory_bytes=100_000))
+    assert not result.ok and result.metrics == {}
+    # 300 samples × (2 + 64 + 64 + 3 + 3) values × 8 bytes
+    assert result.error == ("the data: a forward pass over its 300 samples would hold 326,400 bytes of layer "
+                            "outputs, over the limit of 100,000; use fewer samples")
+    assert train_variant(variant, lambda spec: (X, y), epochs=1).ok
+
+
 def test_cli_train_on_a_data_file_relative_to_the_base(tmp_path, capsys):
     specs = tmp_path / "specs"
     specs.mkdir()
@@ -308,11 +320,11 @@ def test_cli_train_on_a_data_file_relative_to_the_base(tmp_path, capsys):
 def test_an_interrupted_sweep_leaves_only_whole_files(tmp_path, capsys, monkeypatch):
     calls = []
 
-    def interrupted(variant, data, *, epochs=None):
+    def interrupted(variant, data, **options):
         calls.append(variant.name)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(variant, data, epochs=epochs)
+        return real(variant, data, **options)
 
     import netspec.cli as cli
 

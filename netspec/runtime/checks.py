@@ -17,6 +17,8 @@ Rules shared by both:
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from netspec.errors import DataError
@@ -87,6 +89,17 @@ def as_targets(y, *, kind: str, outputs: int, samples: int, dtype) -> np.ndarray
     if kind == "binary":
         _check_between_0_and_1(values, "binary cross-entropy expects targets between 0 and 1")
     return values if values.ndim == 2 else values.reshape(samples, 1)
+
+
+def check_forward_memory(samples: int, widths: Sequence[int], dtype, limit: int, source: str = "the data") -> None:
+    """Refuse, before a forward pass over all ``samples`` at once, one whose
+    layer outputs would need more than ``limit`` bytes: every layer keeps its
+    last output, so the pass holds ``samples * sum(widths)`` values (``widths``:
+    the input's and every layer's output width)."""
+    needed = samples * sum(widths) * np.dtype(dtype).itemsize
+    if needed > limit:
+        raise DataError(f"{source}: a forward pass over its {samples:,} samples would hold {needed:,} bytes "
+                        f"of layer outputs, over the limit of {limit:,}; use fewer samples")
 
 
 def _has_output_shape(y: np.ndarray, kind: str, outputs: int) -> bool:
