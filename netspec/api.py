@@ -131,4 +131,6 @@ def _in_source_order(found: list[Diagnostic]) -> list[Diagnostic]:
 
 def _located(found: Iterable[Diagnostic], document: Document | None) -> list[Diagnostic]:
     found = list(found)
-    return [document.locate(d) for d in found] if document is not None else found
+    if document is None or not (document.positions or document.file):
+        return found  # a dict source: there is no position or file to add
+    return [document.locate(d) for d in found]

@@ -100,6 +100,11 @@ def read(source: Any, *, limits: Limits = DEFAULT_LIMITS) -> Document:
 
 
 def _read_source(source: Any, limits: Limits) -> Document:
+    if type(source) is dict:  # the common case first: isinstance against the Mapping ABC is slow
+        try:
+            return Document(_plain_copy(source, 0, limits))
+        except _NotPlain:
+            pass  # not plain: the Mapping case below finds and describes every problem
     if isinstance(source, os.PathLike):
         return _read_file(source, limits)
     if isinstance(source, str):
@@ -196,8 +201,15 @@ def _read_text(text: str, reader: Callable[[str, Limits], Document] | None, limi
 
 
 def _checked(document: Document, problems: list[Diagnostic], limits: Limits) -> Document:
-    """``document`` with a plain copy of its tree, or a SpecError with every problem, located."""
-    tree = _plain(document.tree, (), 0, limits, problems)
+    """``document`` with a plain copy of its tree, or a SpecError with every problem, located.
+
+    Most trees are plain already: :func:`_plain_copy` copies those quickly, and
+    gives up at the first thing that needs a closer look, for :func:`_plain`
+    to start over and describe every problem."""
+    try:
+        tree = _plain_copy(document.tree, 0, limits)
+    except _NotPlain:
+        tree = _plain(document.tree, (), 0, limits, problems)
     if problems:
         raise SpecError([document.locate(problem) for problem in problems])
     return Document(tree, document.file, document.text, document.positions, document.key_positions)
@@ -230,6 +242,35 @@ def _plain(value: Any, path: Path, depth: int, limits: Limits, problems: list[Di
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _NotPlain(Exception):
+    """Raised by :func:`_plain_copy` at the first value it leaves to :func:`_plain`."""
+
+
+def _plain_copy(value: Any, depth: int, limits: Limits) -> dict | list:
+    """A copy of ``value``, a dict or list within the limits holding only dicts
+    (with str keys), lists, str, int, finite float, bool and None, all of
+    exactly these types; anything else (another root, a tuple, another
+    mapping, a subclass, a problem) raises :class:`_NotPlain`. It is the common
+    case made fast: exact type tests only, no paths built, and each container
+    copied in C before its nested containers are replaced by their copies."""
+    kind = type(value)
+    if (kind is not dict and kind is not list) or depth >= limits.max_depth:
+        raise _NotPlain
+    longest = limits.max_string_length
+    is_dict = kind is dict
+    copy = value.copy()
+    for key, item in value.items() if is_dict else enumerate(value):
+        if is_dict and (type(key) is not str or len(key) > longest):
+            raise _NotPlain
+        kind = type(item)
+        if kind is dict or kind is list:
+            copy[key] = _plain_copy(item, depth + 1, limits)
+        elif not ((kind is str and len(item) <= longest) or kind is int or kind is bool or item is None
+                  or (kind is float and math.isfinite(item))):
+            raise _NotPlain
+    return copy
 
 
 def _plain_object(value: Mapping, path: Path, depth: int, limits: Limits, problems: list[Diagnostic]) -> dict:

@@ -167,6 +167,42 @@ def test_dict_source_is_checked_and_copied():
     assert document.position(("layers", 0)) is None
 
 
+def test_validate_keeps_nothing_of_the_callers_dict():
+    import netspec
+
+    layer = {"type": "dense", "neurons": 3, "init": {"type": "normal", "std": 0.1}}
+    source = {"input": {"features": 2}, "layers": [layer, {"type": "softmax"}], "train": {"metrics": ["accuracy"]}}
+    report = netspec.validate(source)
+    before = (report.document.tree, report.spec, report.shapes)
+    snapshot = json.loads(json.dumps(report.document.tree))
+    layer["neurons"], layer["init"]["std"] = 99, 5.0
+    source["layers"].append({"type": "relu"})
+    source["train"]["metrics"].append("mae")
+    assert report.document.tree == snapshot and report.document.tree is not source
+    assert (report.document.tree, report.spec, report.shapes) == before
+    assert report.spec.layers[0].neurons == 3 and len(report.shapes.layers) == 2
+
+
+@pytest.mark.parametrize("value, code", [
+    ((1, 2), None), (MappingProxyType({"c": 1}), None), ([np.int64(1)], "not-json-value"),
+    ([math.nan], "non-finite-number"), ({"c": "x" * 11}, "string-too-long"), ({"x" * 11: 1}, "string-too-long"),
+    ({2: 1}, "non-string-key"), ([[[1]]], "too-deep"),
+])
+def test_every_problem_of_a_dict_source_is_found_wherever_the_first_is(value, code):
+    """Plain dicts take a fast path that gives up at the first value it does not
+    take (a problem, or a tuple or other mapping to convert); the slow path then
+    finds every problem, also those before that value."""
+    limits = Limits(max_string_length=10, max_depth=3)
+    source = {"a": {"x" * 11: 1, "c": [1, 2.5, True, None, "ok"]}, "b": value}
+    with pytest.raises(SpecError) as caught:
+        read(source, limits=limits)
+    assert [(d.code, d.path[:1]) for d in caught.value.diagnostics] == (
+        [("string-too-long", ("a",))] + ([(code, ("b",))] if code else []))
+    del source["a"]
+    if code is None:
+        assert read(source, limits=limits).tree == {"b": [1, 2] if isinstance(value, tuple) else {"c": 1}}
+
+
 @pytest.mark.parametrize("value, type_name", [
     (np.float64(1.0), "numpy.float64"),
     (np.int64(1), "numpy.int64"),
@@ -759,3 +795,31 @@ def test_yaml_round_trip_and_every_path_has_a_position(tree, unicode):
 def test_dict_round_trip(tree):
     document = read(tree)
     assert document.tree == tree and document.positions == {}
+
+
+ODD_VALUES = (st.floats() | st.text(max_size=8) | st.integers() | st.tuples(st.integers())
+              | st.sampled_from([np.float64(1.0), {1, 2}, b"x", MappingProxyType({"k": 1})]))
+ODD_TREES = st.recursive(
+    ODD_VALUES,
+    lambda inner: (st.lists(inner, max_size=3)
+                   | st.dictionaries(st.text(max_size=8) | st.integers(0, 3) | st.none(), inner, max_size=3)),
+    max_leaves=15,
+)
+
+
+@settings(deadline=None)
+@given(tree=st.dictionaries(st.text(max_size=8), ODD_TREES, max_size=3), limits=LIMITS)
+def test_dict_sources_read_the_same_with_and_without_the_fast_path(tree, limits):
+    """The fast path for plain dicts takes what the full walk takes, copies it the same, and leaves the rest to it."""
+
+    def outcome():
+        try:
+            document = read(tree, limits=limits)
+        except SpecError as exc:
+            return exc.diagnostics
+        assert document.tree is not tree
+        return document
+
+    fast = outcome()
+    with mock.patch.object(read_module, "_plain_copy", side_effect=read_module._NotPlain):
+        assert outcome() == fast
