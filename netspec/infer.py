@@ -12,14 +12,14 @@ the width), ``too-many-parameters``, ``too-much-memory``; lints come from
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from .errors import Diagnostic, Path, format_path
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import lint
-from .registry import REGISTRY, ShapeProblem
+from .registry import REGISTRY, ShapeProblem, same_width
 from .spec import Component, Spec
 
 # Bytes held per parameter while training: the value, its gradient and up to
@@ -95,34 +95,43 @@ class Shapes:
 
 def steps(spec: Spec) -> list[tuple[Path, Component]]:
     """The layers in run order, with each ``activation`` shorthand expanded."""
-    out: list[tuple[Path, Component]] = []
+    return list(_run(spec))
+
+
+def _run(spec: Spec) -> Iterator[tuple[Path, Component]]:
+    """:func:`steps`, one at a time."""
     for index, layer in enumerate(spec.layers):
-        out.append((("layers", index), layer))
-        inline = vars(layer).get("activation")  # vars(): a missing attribute is slow on pydantic models
-        if isinstance(inline, Component):
-            out.append((("layers", index, "activation"), inline))
-    return out
+        path = ("layers", index)
+        yield path, layer
+        inline = layer.__dict__.get("activation")  # not getattr: a missing attribute is slow on pydantic models
+        if inline is not None and isinstance(inline, Component):
+            yield path + ("activation",), inline
 
 
 def layer_names(run: Iterable[tuple[Path, Component]]) -> list[str]:
     """Explicit names kept; unnamed steps get ``{type}_{k}`` counting per type from 1,
     skipping names already taken."""
     run = list(run)
-    taken = {vars(params).get("name") for _, params in run} - {None}
+    explicit = [params.__dict__.get("name") for _, params in run]
+    taken = set(explicit) - {None}
     counts: dict[str, int] = {}
     names = []
-    for _, params in run:
-        if vars(params).get("name"):
-            names.append(params.name)
-            continue
-        while True:
-            counts[params.type] = counts.get(params.type, 0) + 1
-            candidate = f"{params.type}_{counts[params.type]}"
-            if candidate not in taken:
-                break
-        taken.add(candidate)
-        names.append(candidate)
+    for (_, params), name in zip(run, explicit):
+        names.append(name or _generated_name(params.type, counts, taken))
     return names
+
+
+def _generated_name(kind: str, counts: dict[str, int], taken: set[str]) -> str:
+    """The next ``{kind}_{k}`` not in ``taken``, counting in ``counts``. Only
+    explicit names need to be in ``taken``: generated ones differ from each
+    other in type or in count."""
+    count = counts.get(kind, 0) + 1
+    name = f"{kind}_{count}"
+    while name in taken:
+        count += 1
+        name = f"{kind}_{count}"
+    counts[kind] = count
+    return name
 
 
 def infer(spec: Spec, *, limits: Limits = DEFAULT_LIMITS, ignore: Iterable[str] = ()) -> Shapes:
@@ -131,50 +140,73 @@ def infer(spec: Spec, *, limits: Limits = DEFAULT_LIMITS, ignore: Iterable[str] 
     Lints whose code is in ``ignore`` are left out. Never raises for a bad
     spec: problems are in ``Shapes.diagnostics``.
     """
-    run = steps(spec)
-    names = layer_names(run)
-    width, previous = spec.input.features, None
-    shaped, found = [], []
-    for (path, params), name in zip(run, names):
-        out, count, problem = _apply(params, path, name, width, previous)
-        if problem is not None:
-            found.append(problem)
-        shaped.append(LayerShape(name, params.type, path, width, out, count, params))
-        width, previous = out, name
+    shaped, total, found, explicit = _walk(spec, set())
+    if explicit and len({step.name for step in shaped}) < len(shaped):
+        shaped, total, found, _ = _walk(spec, explicit)  # a name was given twice, or given and generated
     shapes = Shapes(spec.input.features, tuple(shaped))
-    found += _budget(shapes, spec, limits)
+    found += _budget(total, spec, limits)
     ignored = set(ignore)
     found += [d for d in lint(spec, shapes) if d.code not in ignored]
-    return Shapes(spec.input.features, tuple(shaped), tuple(found))
+    return Shapes(shapes.input_features, shapes.layers, tuple(found)) if found else shapes
 
 
-def _apply(params: Component, path: Path, name: str, width: int, previous: str | None
-           ) -> tuple[int, int, Diagnostic | None]:
-    """One step of the walk: (out width, parameter count, problem or None)."""
-    declared = vars(params).get("in_features")
-    if declared is not None and declared != width:
-        source = f"the previous layer ({previous}) outputs" if previous else "the input has"
-        problem = Diagnostic(path + ("in_features",), "shape-mismatch",
-                             f"{format_path(path)} ({name}): in_features is {declared} but {source} {width} features",
-                             f"set in_features to {width} or remove it to have it inferred")
-        width = declared
-    else:
-        problem = None
-    entry = REGISTRY.get("layer", params.type)
-    if entry is None or entry.shape is None:
-        return width, 0, problem
-    try:
-        out, count = entry.shape(params, width)
-    except ShapeProblem as exc:
-        where = path + ((exc.field,) if exc.field else ())
-        return width, 0, problem or Diagnostic(where, "bad-width", f"{format_path(path)} ({name}): {exc.message}",
-                                               exc.hint)
-    return out, count, problem
+def _walk(spec: Spec, taken: set[str]) -> tuple[list[LayerShape], int, list[Diagnostic], set[str]]:
+    """One pass over the steps: their shapes, the total parameter count, the
+    shape errors, and the names given explicitly.
+
+    Unnamed steps are named as :func:`layer_names` names them, skipping the
+    names in ``taken``. Names are seldom given, so :func:`infer` walks first
+    with none taken, and again, skipping the given names, only when one of
+    them turns out to be a generated name too."""
+    shape_rules = REGISTRY.shape_rules()
+    width, previous = spec.input.features, None
+    shaped, found, explicit, counts, total = [], [], set(), {}, 0
+    for path, params in _run(spec):
+        fields = params.__dict__  # not getattr: a missing attribute is slow on pydantic models
+        kind = params.type
+        name = fields.get("name")
+        if name:
+            explicit.add(name)
+        elif taken:
+            name = _generated_name(kind, counts, taken)
+        else:  # as _generated_name does, inline for the common case
+            counts[kind] = number = counts.get(kind, 0) + 1
+            name = f"{kind}_{number}"
+        used = width  # the width given to the shape rule: in_features when it is declared
+        declared = fields.get("in_features")
+        if declared is not None and declared != width:
+            found.append(_mismatch(path, name, declared, width, previous))
+            used = declared
+        rule = shape_rules.get(kind)
+        if rule is None or rule is same_width:  # no need to call same_width
+            out, count = used, 0
+        else:
+            try:
+                out, count = rule(params, used)
+            except ShapeProblem as exc:
+                out, count = used, 0
+                if used == width:  # a shape-mismatch is the one problem reported for a step
+                    found.append(_bad_width(path, name, exc))
+        shaped.append(LayerShape(name, kind, path, width, out, count, params))
+        total += count
+        width, previous = out, name
+    return shaped, total, found, explicit
 
 
-def _budget(shapes: Shapes, spec: Spec, limits: Limits) -> list[Diagnostic]:
-    """Refuse, before anything is allocated, a network too large for the limits."""
-    total = shapes.total_parameters
+def _mismatch(path: Path, name: str, declared: int, width: int, previous: str | None) -> Diagnostic:
+    source = f"the previous layer ({previous}) outputs" if previous else "the input has"
+    return Diagnostic(path + ("in_features",), "shape-mismatch",
+                      f"{format_path(path)} ({name}): in_features is {declared} but {source} {width} features",
+                      f"set in_features to {width} or remove it to have it inferred")
+
+
+def _bad_width(path: Path, name: str, problem: ShapeProblem) -> Diagnostic:
+    where = path + ((problem.field,) if problem.field else ())
+    return Diagnostic(where, "bad-width", f"{format_path(path)} ({name}): {problem.message}", problem.hint)
+
+
+def _budget(total: int, spec: Spec, limits: Limits) -> list[Diagnostic]:
+    """Refuse, before anything is allocated, a network of ``total`` parameters too large for the limits."""
     if total > limits.max_parameters:
         return [Diagnostic(("layers",), "too-many-parameters",
                            f"the network has {total:,} parameters, over the limit of {limits.max_parameters:,}",

@@ -77,6 +77,7 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._listeners: list[Callable[[], None]] = []
+        self._shape_rules: dict[str, Callable[[Any, int], tuple[int, int]] | None] | None = None
 
     def add(self, entry: Entry, *, replace: bool = False) -> Entry:
         if entry.kind not in KINDS:
@@ -89,8 +90,7 @@ class Registry:
         table[entry.name] = entry
         if entry.kind == "activation":
             self._entries["layer"][entry.name] = entry
-        for listener in self._listeners:
-            listener()
+        self._changed()
         return entry
 
     def snapshot(self) -> dict[str, dict[str, Entry]]:
@@ -100,6 +100,11 @@ class Registry:
     def restore(self, snapshot: dict[str, dict[str, Entry]]) -> None:
         """Put back the tables of a :meth:`snapshot`."""
         self._entries = {kind: dict(table) for kind, table in snapshot.items()}
+        self._changed()
+
+    def _changed(self) -> None:
+        """Forget what was derived from the tables, and tell the listeners."""
+        self._shape_rules = None
         for listener in self._listeners:
             listener()
 
@@ -109,6 +114,14 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Entry | None:
         return self._entries[kind].get(name)
+
+    def shape_rules(self) -> dict[str, Callable[[Any, int], tuple[int, int]] | None]:
+        """The shape rule of every layer type, by name (``None`` for a layer without one).
+        Inference looks one up for every step, so the table is made once per
+        change of the registry; callers must not modify it."""
+        if self._shape_rules is None:
+            self._shape_rules = {name: entry.shape for name, entry in self._entries["layer"].items()}
+        return self._shape_rules
 
     def names(self, kind: str) -> list[str]:
         return list(self._entries[kind])

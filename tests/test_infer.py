@@ -110,6 +110,43 @@ def test_names_count_per_type_and_skip_taken_names():
     assert layer_names(steps(spec)) == ["dense_2", "relu_1", "dense_1", "relu_2"]
 
 
+@pytest.mark.parametrize("layers", [
+    [{"type": "dense", "neurons": 3, "name": "dense_2", "activation": "relu"}, {"type": "dense", "neurons": 3},
+     {"type": "relu"}],
+    [{"type": "dense", "neurons": 3}, {"type": "dense", "neurons": 3}, {"type": "relu", "name": "dense_1"}],
+    [{"type": "dense", "neurons": 3, "name": "a"}, {"type": "dense", "neurons": 3, "in_features": 5, "name": "relu_1"},
+     {"type": "relu"}],
+])
+def test_infer_names_steps_as_layer_names_does(layers):
+    spec = spec_of(layers)
+    shapes = infer(spec)
+    assert [step.name for step in shapes.layers] == layer_names(steps(spec))
+    assert [step.path for step in shapes.layers] == [path for path, _ in steps(spec)]
+    assert all(step.params is params for step, (_, params) in zip(shapes.layers, steps(spec)))
+
+
+def test_messages_name_steps_as_they_are_named_when_names_are_taken():
+    shapes = infer(spec_of([{"type": "dense", "neurons": 3, "in_features": 5}, {"type": "relu", "name": "dense_1"}]))
+    [d] = shapes.errors
+    assert d.message == "layers[0] (dense_2): in_features is 5 but the input has 2 features"
+
+
+def test_shape_rules_follow_the_registry(clean_registry):
+    from netspec import Layer, register_layer
+
+    spec = spec_of([{"type": "dense", "neurons": 3}])
+    assert infer(spec).layers[0].out_features == 3
+    saved = clean_registry.snapshot()
+
+    @register_layer("doubling", build=lambda params, width, context: None, shape=lambda params, width: (2 * width, 0))
+    class Doubling(Layer):
+        """Twice as wide."""
+
+    assert [s.out_features for s in infer(spec_of([{"type": "doubling"}, {"type": "doubling"}])).layers] == [4, 8]
+    clean_registry.restore(saved)
+    assert "doubling" not in clean_registry.shape_rules()
+
+
 def test_table_lists_every_layer_and_the_total():
     table = infer(spec_of([{"type": "dense", "neurons": 3}, {"type": "softmax"}])).table()
     assert "dense_1" in table and "2 → 3" in table and "total parameters: 9" in table
