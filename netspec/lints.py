@@ -2,7 +2,10 @@
 
 Each lint is a small function of the spec and its inferred shapes (the run
 steps of :func:`netspec.infer.steps`, activation shorthands expanded),
-registered in :data:`LINTS` under its stable code; every code is also in
+registered in :data:`LINTS` under its stable code; lints that look at the same
+thing (the loss against the last step, the order of the steps) share one
+function, registered under each of their codes, so that a spec of a thousand
+layers is walked once rather than once per lint. Every code is also in
 :data:`netspec.codes.CODES` and explained in ``docs/errors.md``. Lints never
 stop compile; ``--strict`` (or ``strict=True``) turns them into errors, and
 each can be silenced by its code (``--ignore relu-output-regression``).
@@ -10,7 +13,7 @@ each can be silenced by its code (``--ignore relu-output-regression``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .errors import WARNING, Diagnostic, Path
 from .spec import Activation, Component, GateData, SineData, SpiralData
@@ -19,155 +22,130 @@ if TYPE_CHECKING:
     from .infer import LayerShape, Shapes
     from .spec import Spec
 
-Lint = Callable[["Spec", "Shapes"], Iterator[Diagnostic]]
+Lint = Callable[["Spec", "Shapes"], Iterable[Diagnostic]]
 LINTS: dict[str, Lint] = {}
 
 
-def lint_rule(code: str) -> Callable[[Lint], Lint]:
-    """Register a lint function under ``code``."""
+def lint_rule(*codes: str) -> Callable[[Lint], Lint]:
+    """Register a lint function under its code or, for related lints that share
+    one look at the spec, under each of their codes (it returns their warnings
+    code by code, in this order)."""
 
     def decorate(function: Lint) -> Lint:
-        LINTS[code] = function
+        for code in codes:
+            LINTS[code] = function
         return function
 
     return decorate
 
 
 def lint(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
-    """Every lint's warnings for ``spec``."""
-    return [d for function in LINTS.values() for d in function(spec, shapes)]
+    """Every lint's warnings for ``spec``, code by code in the order of :data:`LINTS`."""
+    return [d for function in dict.fromkeys(LINTS.values()) for d in function(spec, shapes)]
 
 
 def _warn(path: Path, code: str, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(path, code, message, hint, severity=WARNING)
 
 
-def _output(shapes: "Shapes") -> tuple[str, int]:
-    """The type and width of the network's last step."""
+# ---------------------------------------------------------------- the loss against the output
+
+@lint_rule("crossentropy-without-softmax", "sigmoid-with-categorical-crossentropy", "softmax-with-logits",
+           "binary-crossentropy-width", "binary-crossentropy-without-sigmoid", "relu-output-regression")
+def _loss_against_output(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
+    """A loss that does not suit what the network's last step outputs, or how many outputs it has."""
+    loss = spec.loss
+    if loss is None:
+        return []
     last = shapes.layers[-1]
-    return last.type, last.out_features
+    kind, width, found = last.type, last.out_features, []
+    if loss.type == "categorical_crossentropy" and not loss.from_logits and kind not in ("softmax", "sigmoid"):
+        found.append(_expects_probabilities("categorical cross-entropy", kind, "softmax", "crossentropy-without-softmax"))
+    if loss.type == "categorical_crossentropy" and kind == "sigmoid" and width > 1:
+        found.append(_warn(("loss",), "sigmoid-with-categorical-crossentropy",
+                           f"sigmoid outputs over {width} classes do not sum to 1, as categorical cross-entropy assumes",
+                           "use softmax for one class per sample, or binary_crossentropy for several labels per sample"))
+    if loss.__dict__.get("from_logits", False) and kind in ("softmax", "sigmoid"):  # not getattr: mse has none
+        found.append(_warn(("loss", "from_logits"), "softmax-with-logits",
+                           f"from_logits is true but the network already ends with {kind}, so it is applied twice",
+                           f'remove the final {kind} layer, or set "from_logits": false'))
+    if loss.type == "binary_crossentropy" and width > 1:
+        found.append(_warn(("loss",), "binary-crossentropy-width",
+                           f"binary cross-entropy on {width} outputs treats each as a separate yes/no label",
+                           "for one class out of several use softmax with categorical_crossentropy"))
+    if loss.type == "binary_crossentropy" and not loss.from_logits and kind != "sigmoid":
+        found.append(_expects_probabilities("binary cross-entropy", kind, "sigmoid", "binary-crossentropy-without-sigmoid"))
+    if loss.type in ("mse", "mae") and kind == "relu":
+        found.append(_warn(last.path, "relu-output-regression",
+                           f"a ReLU output cannot predict negative values, and {loss.type} will not push it to",
+                           "end a regression network with a dense layer (linear output)"))
+    return found
 
 
-def _expects_probabilities(spec: "Spec", shapes: "Shapes", loss_type: str, words: str, outputs: tuple[str, ...],
-                           code: str) -> Iterator[Diagnostic]:
-    """A loss that takes probabilities, after a network whose last step does not make them."""
-    loss = spec.loss
-    if loss is None or loss.type != loss_type or loss.from_logits:
-        return
-    kind, _ = _output(shapes)
-    if kind not in outputs:
-        yield _warn(("loss",), code, f"{words} expects probabilities, but the network ends with {kind}",
-                    f'add {{"type": "{outputs[0]}"}} as the last layer, or set "from_logits": true')
-
-
-@lint_rule("crossentropy-without-softmax")
-def _crossentropy_without_softmax(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    return _expects_probabilities(spec, shapes, "categorical_crossentropy", "categorical cross-entropy",
-                                  ("softmax", "sigmoid"), "crossentropy-without-softmax")
-
-
-@lint_rule("sigmoid-with-categorical-crossentropy")
-def _sigmoid_with_categorical(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    loss = spec.loss
-    kind, width = _output(shapes)
-    if loss is not None and loss.type == "categorical_crossentropy" and kind == "sigmoid" and width > 1:
-        yield _warn(("loss",), "sigmoid-with-categorical-crossentropy",
-                    f"sigmoid outputs over {width} classes do not sum to 1, as categorical cross-entropy assumes",
-                    "use softmax for one class per sample, or binary_crossentropy for several labels per sample")
-
-
-@lint_rule("softmax-with-logits")
-def _softmax_with_logits(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    loss = spec.loss
-    if loss is None or not vars(loss).get("from_logits", False):
-        return
-    kind, _ = _output(shapes)
-    if kind in ("softmax", "sigmoid"):
-        yield _warn(("loss", "from_logits"), "softmax-with-logits",
-                    f"from_logits is true but the network already ends with {kind}, so it is applied twice",
-                    f'remove the final {kind} layer, or set "from_logits": false')
-
-
-@lint_rule("binary-crossentropy-width")
-def _binary_width(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    loss = spec.loss
-    _, width = _output(shapes)
-    if loss is not None and loss.type == "binary_crossentropy" and width > 1:
-        yield _warn(("loss",), "binary-crossentropy-width",
-                    f"binary cross-entropy on {width} outputs treats each as a separate yes/no label",
-                    "for one class out of several use softmax with categorical_crossentropy")
-
-
-@lint_rule("binary-crossentropy-without-sigmoid")
-def _binary_without_sigmoid(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    return _expects_probabilities(spec, shapes, "binary_crossentropy", "binary cross-entropy", ("sigmoid",),
-                                  "binary-crossentropy-without-sigmoid")
-
-
-@lint_rule("relu-output-regression")
-def _relu_output_regression(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    loss = spec.loss
-    kind, _ = _output(shapes)
-    if loss is not None and loss.type in ("mse", "mae") and kind == "relu":
-        yield _warn(shapes.layers[-1].path, "relu-output-regression",
-                    f"a ReLU output cannot predict negative values, and {loss.type} will not push it to",
-                    "end a regression network with a dense layer (linear output)")
+def _expects_probabilities(words: str, kind: str, output: str, code: str) -> Diagnostic:
+    """A loss that takes probabilities, after a network whose last step (``kind``) does not make them."""
+    return _warn(("loss",), code, f"{words} expects probabilities, but the network ends with {kind}",
+                 f'add {{"type": "{output}"}} as the last layer, or set "from_logits": true')
 
 
 # ---------------------------------------------------------------- the order of steps
-
-def _is_activation(step: "LayerShape") -> bool:
-    """A non-linear activation step; ``linear`` is the identity, so it does not count."""
-    return isinstance(step.params, Activation) and step.type != "linear"
-
 
 def _step(step: "LayerShape") -> str:
     """How a message names a step: ``layers[1] (relu_2)``."""
     return f"{step.where} ({step.name})"
 
 
-def _pairs(shapes: "Shapes") -> Iterator[tuple["LayerShape", "LayerShape"]]:
-    """Each step with the step run right after it."""
-    return zip(shapes.layers, shapes.layers[1:])
+@lint_rule("activation-after-activation", "activation-after-softmax", "dense-collapse")
+def _order_of_steps(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
+    """Steps that repeat or undo what the step before did, in one walk over the steps:
+
+    - ``activation-after-activation``: two non-linear activations in a row
+      (``linear`` is the identity, so it does not count); after softmax,
+      ``activation-after-softmax`` says it instead;
+    - ``activation-after-softmax``: a non-linear activation right after a softmax;
+    - ``dense-collapse``: a dense layer with no non-linear activation after it,
+      feeding another dense layer (``linear`` steps between them change nothing).
+    """
+    after_activation, after_softmax, collapsing = [], [], []
+    before, before_activates = None, False  # the step before this one, and whether it is a non-linear activation
+    feeding = None  # the last step that is not linear
+    for step in shapes.layers:
+        kind = step.type
+        activates = kind != "linear" and isinstance(step.params, Activation)
+        if activates and before is not None:
+            if before.type == "softmax":
+                after_softmax.append(_after_softmax(before, step))
+            elif before_activates:
+                after_activation.append(_after_activation(before, step))
+        if kind != "linear":
+            if kind == "dense" and feeding is not None and feeding.type == "dense":
+                collapsing.append(_collapse(feeding, step))
+            feeding = step
+        before, before_activates = step, activates
+    return after_activation + after_softmax + collapsing
 
 
-@lint_rule("activation-after-activation")
-def _activation_after_activation(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    """Two non-linear activations in a row; after softmax, ``activation-after-softmax`` says it instead."""
-    for first, second in _pairs(shapes):
-        if _is_activation(first) and _is_activation(second) and first.type != "softmax":
-            yield _warn(second.path, "activation-after-activation",
-                        f"{_step(second)} comes right after another activation, {_step(first)}: "
-                        f"{second.type}({first.type}(x)) is rarely meant, one activation between dense layers is enough",
-                        "remove one of the two, or put a dense layer between them")
+def _after_activation(first: "LayerShape", second: "LayerShape") -> Diagnostic:
+    return _warn(second.path, "activation-after-activation",
+                 f"{_step(second)} comes right after another activation, {_step(first)}: "
+                 f"{second.type}({first.type}(x)) is rarely meant, one activation between dense layers is enough",
+                 "remove one of the two, or put a dense layer between them")
 
 
-@lint_rule("activation-after-softmax")
-def _activation_after_softmax(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    """A non-linear activation right after a softmax."""
-    for first, second in _pairs(shapes):
-        if first.type == "softmax" and _is_activation(second):
-            yield _warn(second.path, "activation-after-softmax",
-                        f"{_step(second)} comes right after {_step(first)}: softmax already outputs probabilities "
-                        f"(each in [0, 1], each row summing to 1), and {second.type} on top of them distorts them "
-                        "or does nothing",
-                        f"remove {second.where}; softmax belongs at the end of a classifier")
+def _after_softmax(first: "LayerShape", second: "LayerShape") -> Diagnostic:
+    return _warn(second.path, "activation-after-softmax",
+                 f"{_step(second)} comes right after {_step(first)}: softmax already outputs probabilities "
+                 f"(each in [0, 1], each row summing to 1), and {second.type} on top of them distorts them "
+                 "or does nothing",
+                 f"remove {second.where}; softmax belongs at the end of a classifier")
 
 
-@lint_rule("dense-collapse")
-def _dense_collapse(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
-    """A dense layer with no non-linear activation after it, feeding another dense layer."""
-    found, following = [], None  # following: the next step that is not linear
-    for step in reversed(shapes.layers):
-        if step.type == "dense" and following is not None and following.type == "dense":
-            found.append(_warn(step.path, "dense-collapse",
-                               f"{_step(step)} has no activation and feeds {_step(following)} directly: two linear "
-                               f"maps in a row are one linear map ({step.in_features} → {following.out_features}), "
-                               f"so {step.name} adds parameters but no expressive power",
-                               f'give {step.where} an activation ("activation": "relu"), or remove it'))
-        if step.type != "linear":
-            following = step
-    yield from reversed(found)
+def _collapse(step: "LayerShape", following: "LayerShape") -> Diagnostic:
+    return _warn(step.path, "dense-collapse",
+                 f"{_step(step)} has no activation and feeds {_step(following)} directly: two linear "
+                 f"maps in a row are one linear map ({step.in_features} → {following.out_features}), "
+                 f"so {step.name} adds parameters but no expressive power",
+                 f'give {step.where} an activation ("activation": "relu"), or remove it')
 
 
 # ---------------------------------------------------------------- numbers
@@ -178,14 +156,12 @@ INIT_SCALE = (1e-4, 1.0)
 _SCALE_FIELDS = {"normal": ("std",), "uniform": ("low", "high")}
 
 
-def _initializers(spec: "Spec", shapes: "Shapes") -> Iterator[tuple[Path, Component]]:
+def _initializers(spec: "Spec", shapes: "Shapes") -> list[tuple[Path, Component]]:
     """The spec's default initialiser and each layer's own, with their paths."""
-    if spec.init is not None:
-        yield ("init",), spec.init
-    for step in shapes.layers:
-        init = vars(step.params).get("init")
-        if init is not None:
-            yield step.path + ("init",), init
+    found = [(("init",), spec.init)] if spec.init is not None else []
+    # step.params.__dict__, not getattr: a missing attribute is slow on pydantic models
+    return found + [(step.path + ("init",), init) for step in shapes.layers
+                    if (init := step.params.__dict__.get("init")) is not None]
 
 
 @lint_rule("init-scale")
@@ -261,6 +237,8 @@ def _too_large_for_data(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
                     f"({total // samples:,} per sample, over {PARAMETERS_PER_SAMPLE}): it can memorise the data "
                     "instead of learning from it",
                     "use fewer or narrower layers, or more samples")
+    if len(shapes.layers) <= MAX_DENSE_LAYERS:
+        return  # too few steps to count
     dense = sum(step.type == "dense" for step in shapes.layers)
     if dense > MAX_DENSE_LAYERS:
         yield _warn(("layers",), "too-large-for-data",

@@ -128,3 +128,19 @@ def test_messages_name_what_was_found():
     assert "513 parameters for 4 samples" in size.message
     [deep] = netspec.validate(spec(DEEP, data={"dataset": "spiral"})).warnings
     assert deep.message.startswith("51 dense layers (over 50) for 300 samples")
+
+
+def test_warnings_come_code_by_code_in_the_order_of_lints_then_step_by_step():
+    source = spec([dense(8), dense(4, activation="relu"), {"type": "tanh"}, {"type": "softmax"}, {"type": "sigmoid"},
+                   dense(3), dense(2, init={"type": "normal", "std": 5.0})], loss="categorical_crossentropy")
+    found = [(d.code, d.where) for d in netspec.validate(source).warnings]
+    assert found == [
+        ("crossentropy-without-softmax", "loss"),
+        ("activation-after-activation", "layers[2]"),
+        ("activation-after-activation", "layers[3]"),
+        ("activation-after-softmax", "layers[4]"),
+        ("dense-collapse", "layers[0]"),
+        ("dense-collapse", "layers[5]"),
+        ("init-scale", "layers[6].init.std"),
+    ]
+    assert [code for code, _ in found] == sorted((code for code, _ in found), key=list(netspec.lints.LINTS).index)
