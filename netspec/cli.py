@@ -257,13 +257,8 @@ def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
         return None
     pipeline = api.compile(report.spec, limits=_limits(args))
     X, y, source = _data(args.data, report.spec.data, args.file)
-    _check_forward_memory(report, len(X), source, _limits(args))
+    check_forward_memory(len(X), report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
     return pipeline, X, y, source
-
-
-def _check_forward_memory(report: api.Report, samples: int, source: str, limits: Limits) -> None:
-    widths = [report.shapes.input_features, *(layer.out_features for layer in report.shapes.layers)]
-    check_forward_memory(samples, widths, report.spec.dtype, limits.max_memory_bytes, source)
 
 
 def _data(name: str | None, section: Any, spec_file: str) -> tuple[np.ndarray, np.ndarray | None, str]:

@@ -58,6 +58,11 @@ class Shapes:
         return sum(layer.parameters for layer in self.layers)
 
     @property
+    def widths(self) -> list[int]:
+        """The input's width, then every step's output width: what a forward pass holds per sample."""
+        return [self.input_features, *(layer.out_features for layer in self.layers)]
+
+    @property
     def output_features(self) -> int:
         return self.layers[-1].out_features if self.layers else self.input_features
 

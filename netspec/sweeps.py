@@ -250,8 +250,7 @@ def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, 
         X, y = data(variant.spec)
         if y is None:
             raise DataError("the data has no labels or targets to train on")
-        shapes = infer(variant.spec, limits=limits)
-        widths = [shapes.input_features, *(layer.out_features for layer in shapes.layers)]
+        widths = infer(variant.spec, limits=limits).widths
         check_forward_memory(len(X), widths, variant.spec.dtype, limits.max_memory_bytes)
         pipeline = compile(variant.spec, limits=limits)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a TrainingError

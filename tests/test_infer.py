@@ -29,7 +29,7 @@ def test_widths_and_parameter_counts():
         ("softmax_1", "softmax", 3, 3, 0),
     ]
     assert shapes.total_parameters == 2 * 64 + 64 + 64 * 3
-    assert shapes.output_features == 3
+    assert shapes.output_features == 3 and shapes.widths == [2, 64, 64, 3, 3]
     assert shapes.layers[1].where == "layers[0].activation"
     assert shapes.diagnostics == ()
 
