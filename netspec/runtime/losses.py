@@ -140,12 +140,9 @@ class CategoricalCrossentropy(Loss):
         self.from_logits = from_logits
 
     def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
-        if self.from_logits:
-            log_probs = _log_softmax(y_pred)
-        elif y_true.ndim == 1:  # only each sample's own class: clip and log n values, not n * k
+        if y_true.ndim == 1 and not self.from_logits:  # only each sample's own class: clip and log n values, not n * k
             return -np.log(_clip(y_pred[np.arange(len(y_pred)), y_true]))
-        else:
-            log_probs = np.log(_clip(y_pred))
+        log_probs = _log_softmax(y_pred) if self.from_logits else np.log(_clip(y_pred))
         if y_true.ndim == 1:
             return -log_probs[np.arange(len(log_probs)), y_true]
         return -np.sum(y_true.astype(y_pred.dtype, copy=False) * log_probs, axis=1)
