@@ -293,18 +293,24 @@ def test_mutated_examples_through_the_cli(folder, example, suffix):
         assert code == 0 or command[0] == "run" or not report.ok
 
 
-@settings(FUZZ, max_examples=40)
-@given(mutated_examples())
-def test_validation_allocates_next_to_nothing(example):
-    """With the default budget (500 million parameters), a mutation that makes
-    the network huge is refused by counting, not by allocating."""
-    name, tree = example
+def validate_with_peak_memory(tree):
+    """``netspec.validate(tree)`` and the peak bytes it allocated."""
     tracemalloc.start()
     try:
         report = netspec.validate(tree)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return report, peak
+
+
+@settings(FUZZ, max_examples=40)
+@given(mutated_examples())
+def test_validation_allocates_next_to_nothing(example):
+    """With the default budget (500 million parameters), a mutation that makes
+    the network huge is refused by counting, not by allocating."""
+    name, tree = example
+    report, peak = validate_with_peak_memory(tree)
     assert peak < 20 * 1024**2, f"validate allocated {peak:,} bytes"
     if report.ok:
         assert report.shapes.total_parameters <= Limits().max_parameters
@@ -316,12 +322,7 @@ def test_a_huge_network_is_refused_by_the_budget(field, value):
     tree = copy.deepcopy(EXAMPLE_TREES["spiral.json"])
     parent, key = parent_and_key(tree, field)
     parent[key] = value
-    tracemalloc.start()
-    try:
-        report = netspec.validate(tree)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    report, peak = validate_with_peak_memory(tree)
     assert [d.code for d in report.errors] == ["too-many-parameters"]
     assert peak < 20 * 1024**2
     with pytest.raises(SpecError):
