@@ -120,3 +120,43 @@ def test_table():
         "he_normal": he_normal,
         "zeros": zeros,
     }
+
+
+# Fans: dense (in, out) as before; convolution kernels (*kernel, in_channels, out_channels).
+
+
+def test_fans():
+    from netspec.runtime.initializers import fans
+
+    assert fans((4, 3)) == (4, 3)
+    assert fans((5, 2, 4)) == (5 * 2, 5 * 4)  # Conv1D (k, in, out)
+    assert fans((3, 3, 2, 8)) == (9 * 2, 9 * 8)  # Conv2D (kh, kw, in, out)
+    assert fans((2, 2, 2, 3, 4)) == (8 * 3, 8 * 4)
+    assert fans((1, 1, 6, 5)) == (6, 5)  # a 1×1 kernel is a dense layer
+    assert fans((7,)) == (7, 7)
+    assert fans([np.int64(3), np.int64(2)]) == (3, 2)
+    with pytest.raises(ValueError, match="expected .* received"):
+        fans(())
+
+
+def test_legacy_glorot_and_he_on_conv_kernels_make_one_draw_each():
+    np.random.seed(11)
+    limit = np.sqrt(6 / (9 * 2 + 9 * 8))
+    glorot = -limit + (limit - -limit) * np.random.rand(3, 3, 2, 8)
+    he = np.sqrt(2 / (5 * 4)) * np.random.randn(5, 4, 6)
+    after = np.random.rand()
+    rng = np.random.RandomState(11)
+    assert_bit_identical(glorot_uniform((3, 3, 2, 8), rng, np.float64), glorot)
+    assert_bit_identical(he_normal((5, 4, 6), rng, np.float64), he)
+    assert rng.rand() == after
+
+
+def test_conv_kernel_spread_uses_the_receptive_field():
+    weights = glorot_uniform((5, 5, 16, 32), np.random.default_rng(0), np.float64)
+    limit = np.sqrt(6 / (25 * 16 + 25 * 32))
+    assert weights.shape == (5, 5, 16, 32)
+    assert weights.min() >= -limit and weights.max() < limit
+    assert weights.min() < -0.99 * limit and weights.max() > 0.99 * limit
+    weights = he_normal((3, 3, 64, 64), np.random.default_rng(0), np.float32)
+    assert weights.dtype == np.float32
+    assert weights.std() == pytest.approx(np.sqrt(2 / (9 * 64)), rel=0.01)
