@@ -1,12 +1,18 @@
 """Built-in datasets and data files, each returned as ``(X, y)``.
 
-``X`` is float64 of shape ``(samples, features)``. ``y`` holds the labels or
+``X`` is float64 of shape ``(samples, *shape)``: ``(samples, features)`` for a
+table, ``(samples, height, width, channels)`` for images and ``(samples,
+length, channels)`` for sequences (channels last). ``y`` holds the labels or
 targets, shape ``(samples,)`` or ``(samples, k)``: int64 when every value is a
 whole number, float64 otherwise; ``None`` when a file has no labels.
 
 - :func:`spiral` -- the cs231n spiral, ``classes`` interleaved arms in 2-D.
 - :func:`gate` -- the four rows of a logic gate's truth table (and, or, xor, nand).
 - :func:`sine` -- ``y = sin(2πx)`` on [0, 1), a small regression problem.
+- :func:`shapes` -- grayscale images ``(samples, size, size, 1)`` of a square,
+  disc, triangle, cross or ring at a random place and size, one per class.
+- :func:`waves` -- sequences ``(samples, length, 1)`` of a sine, square,
+  sawtooth or triangle wave of random frequency and phase, one per class.
 - :func:`load` -- a ``.csv``, ``.npy`` or ``.npz`` file.
 - :data:`DATASETS` and :func:`resolve` -- a name (``"spiral"``, ``"xor"``) or a
   path, as the CLI's ``--data`` takes it.
@@ -160,15 +166,18 @@ def load(
     """Read ``(X, y)`` from a ``.csv``, ``.npy`` or ``.npz`` file.
 
     - ``.npz``: arrays named ``X`` (required) and ``y`` (optional).
-    - ``.npy``: one 2-D array, returned as ``X`` with ``y`` None.
+    - ``.npy``: one array, returned as ``X`` with ``y`` None.
     - ``.csv``: a numeric table with an optional header row (recognised by a
       non-numeric cell in the first row). The label is the last column, or the
       column ``label`` names (a header name, or a 0-based index, negative from
       the end); ``label=False`` means every column is a feature and ``y`` is None.
       ``label`` applies to ``.csv`` only.
 
-    ``X`` must be 2-D with at least one row and one column, ``y`` 1-D or 2-D
-    with one entry per row of ``X``; every value a finite int or float. NumPy
+    ``X`` must be 2-D with at least one row and one column -- or, from a
+    ``.npy`` or ``.npz`` file, of any higher rank, samples first (images
+    ``(samples, height, width, channels)``, sequences ``(samples, length,
+    channels)``), kept as it is, with no empty dimension; ``y`` 1-D or 2-D
+    with one entry per sample of ``X``; every value a finite int or float. NumPy
     files are read with ``allow_pickle=False`` and their headers checked before
     any data is read. Files (and, for ``.npz``, the arrays they unpack to)
     larger than ``max_bytes`` (default 1 GiB) are refused unread.
@@ -271,12 +280,17 @@ def _check_numeric_dtype(where: str, dtype: np.dtype) -> None:
 
 
 def _checked_arrays(path: str, X: np.ndarray, y: np.ndarray | None) -> Data:
-    """Check arrays read from a NumPy file: ``X`` 2-D, non-empty, finite;
-    ``y`` 1-D or 2-D, finite, one entry per row of ``X``."""
-    if X.ndim != 2:
+    """Check arrays read from a NumPy file: ``X`` of rank 2 or more (samples
+    first), non-empty, finite; ``y`` 1-D or 2-D, finite, one entry per sample
+    of ``X``."""
+    if X.ndim < 2:
         raise DataError(f"{path}: X has shape {X.shape}; expected a 2-D array (samples, features)")
-    if 0 in X.shape:
+    if X.ndim == 2 and 0 in X.shape:
         raise DataError(f"{path}: X has shape {X.shape}; expected at least one row and one column")
+    if 0 in X.shape:
+        raise DataError(
+            f"{path}: X has shape {X.shape}; expected at least one sample and no empty dimension"
+        )
     _check_finite(path, "X", X)
     if y is None:
         return X.astype(np.float64), None
@@ -424,9 +438,193 @@ def sine(samples: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     return X, np.sin(2 * np.pi * X)
 
 
+SHAPES = ("square", "disc", "triangle", "cross", "ring")
+WAVES = ("sine", "square", "sawtooth", "triangle")
+MIN_IMAGE_SIZE = 8
+MIN_WAVE_LENGTH = 16
+
+
+def shapes(
+    samples_per_class: int = 200,
+    size: int = 16,
+    classes: int = 3,
+    noise: float = 0.1,
+    seed: int | None = 0,
+    *,
+    rng: np.random.Generator | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale images of filled shapes, one kind per class, for convolutions.
+
+    Class ``j`` is ``SHAPES[j]``; ``classes`` (2 to 5) takes the first ones:
+    0 square, 1 disc, 2 triangle (apex up), 3 cross (a plus sign), 4 ring.
+    Classes come in blocks, like :func:`spiral`: rows ``N*j`` to ``N*(j+1)``
+    are class ``j``, with ``N = samples_per_class``.
+
+    The image covers ``[0, S]²`` with ``S = size``; pixel ``(i, k)`` (row, column)
+    sits at its centre ``(i + 0.5, k + 0.5)``. For each class in order, drawn
+    for its ``N`` images at once::
+
+        h      = uniform(0.2 S, 0.4 S)          # half the shape's width
+        cy, cx = uniform(h, S - h), uniform(h, S - h)   # centre: the shape fits
+        dy, dx = i + 0.5 - cy, k + 0.5 - cx     # over the pixel grid
+        square:   |dy| <= h and |dx| <= h
+        disc:     dy² + dx² <= h²
+        triangle: -h <= dy <= h and |dx| <= (dy + h) / 2
+        cross:    (|dy| <= t and |dx| <= h) or (|dx| <= t and |dy| <= h),  t = h / 3
+        ring:     h - t <= sqrt(dy² + dx²) <= h,  t = max(h / 3, 1)
+        X[image, i, k, 0] = clip(shape + noise * standard_normal(), 0, 1)
+
+    the shape being 1 inside and 0 outside. Position and size vary, so no one
+    pixel tells the classes apart; edges and corners do. Pixel values lie in
+    [0, 1]: the noise is clipped.
+
+    Returns ``X`` float64 ``(N * classes, size, size, 1)`` (channels last) and
+    ``y`` int64 ``(N * classes,)``. ``size`` is at least 8; datasets over 1 GiB
+    are refused. Randomness as in :func:`spiral`, except that ``seed``
+    defaults to 0 (the same images every time): ``RandomState(seed)``, or
+    ``rng`` (then leave ``seed`` at its default or pass None), or with
+    ``seed=None`` and no ``rng`` a fresh ``np.random.default_rng()``.
+    """
+    n = _positive_int("samples_per_class", samples_per_class)
+    S = _int_at_least("size", size, MIN_IMAGE_SIZE)
+    k = _class_count(classes, SHAPES)
+    _check_generated_size("shapes", n * k, S * S * 8 + 8)
+    noise = _noise(noise)
+    source = _random_source(_seed_unless_rng(seed, rng), rng)
+    X = np.empty((n * k, S, S, 1))
+    y = np.repeat(np.arange(k, dtype=np.int64), n)
+    grid = np.arange(S) + 0.5
+    for j in range(k):
+        h = source.uniform(0.2 * S, 0.4 * S, n)
+        cy = source.uniform(h, S - h)
+        cx = source.uniform(h, S - h)
+        h = h[:, None, None]
+        dy = grid[None, :, None] - cy[:, None, None]
+        dx = grid[None, None, :] - cx[:, None, None]
+        shape = _shape_mask(SHAPES[j], dy, dx, h)
+        pixels = source.standard_normal(shape.shape)
+        pixels *= noise
+        pixels += shape
+        np.clip(pixels, 0.0, 1.0, out=X[n * j : n * (j + 1), :, :, 0])
+    return X, y
+
+
+def _shape_mask(name: str, dy: np.ndarray, dx: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Which pixels ``name`` covers: ``dy`` ``(n, S, 1)`` and ``dx`` ``(n, 1, S)``
+    are the offsets from each image's centre, ``h`` ``(n, 1, 1)`` the half-widths;
+    the result is bool ``(n, S, S)``."""
+    ay, ax = np.abs(dy), np.abs(dx)
+    if name == "square":
+        return (ay <= h) & (ax <= h)
+    if name == "disc":
+        return dy**2 + dx**2 <= h**2
+    if name == "triangle":
+        return (ay <= h) & (ax <= (dy + h) / 2)
+    if name == "cross":
+        t = h / 3
+        return ((ay <= t) & (ax <= h)) | ((ax <= t) & (ay <= h))
+    radius = np.sqrt(dy**2 + dx**2)
+    return (radius <= h) & (radius >= h - np.maximum(h / 3, 1.0))
+
+
+def waves(
+    samples_per_class: int = 200,
+    length: int = 64,
+    classes: int = 3,
+    noise: float = 0.1,
+    seed: int | None = 0,
+    *,
+    rng: np.random.Generator | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences of one channel, one waveform kind per class, for 1-D convolutions.
+
+    Class ``j`` is ``WAVES[j]``; ``classes`` (2 to 4) takes the first ones:
+    0 sine, 1 square, 2 sawtooth (rising), 3 triangle. Classes come in blocks,
+    like :func:`spiral`: rows ``N*j`` to ``N*(j+1)`` are class ``j``, with
+    ``N = samples_per_class``.
+
+    With ``L = length`` and ``t = 0, 1, ..., L-1``, for each class in order,
+    drawn for its ``N`` sequences at once::
+
+        cycles = uniform(2, L / 8)              # a period of 8 to L/2 steps
+        phase  = uniform(0, 1)
+        f      = (cycles * t / L + phase) mod 1     # position within the period
+        sine:     sin(2π f)
+        square:   1 if f < 0.5 else -1
+        sawtooth: 2 f - 1
+        triangle: 1 - 4 |f - 0.5|
+        X[sequence, t, 0] = wave + noise * standard_normal()
+
+    The waves lie in [-1, 1]; the noise is not clipped. Frequency and phase
+    vary, so the kind shows in the shape of each period, not in any one step.
+
+    Returns ``X`` float64 ``(N * classes, length, 1)`` (channels last) and
+    ``y`` int64 ``(N * classes,)``. ``length`` is at least 16; datasets over
+    1 GiB are refused. Randomness as in :func:`shapes`.
+    """
+    n = _positive_int("samples_per_class", samples_per_class)
+    L = _int_at_least("length", length, MIN_WAVE_LENGTH)
+    k = _class_count(classes, WAVES)
+    _check_generated_size("waves", n * k, L * 8 + 8)
+    noise = _noise(noise)
+    source = _random_source(_seed_unless_rng(seed, rng), rng)
+    X = np.empty((n * k, L, 1))
+    y = np.repeat(np.arange(k, dtype=np.int64), n)
+    steps = np.arange(L) / L
+    for j in range(k):
+        cycles = source.uniform(2.0, L / 8, n)
+        phase = source.uniform(0.0, 1.0, n)
+        f = np.mod(cycles[:, None] * steps + phase[:, None], 1.0)
+        wave = _waveform(WAVES[j], f)
+        wave += noise * source.standard_normal(wave.shape)
+        X[n * j : n * (j + 1), :, 0] = wave
+    return X, y
+
+
+def _waveform(name: str, f: np.ndarray) -> np.ndarray:
+    """The wave ``name`` at ``f``, the position within each period in [0, 1)."""
+    if name == "sine":
+        return np.sin(2 * np.pi * f)
+    if name == "square":
+        return np.where(f < 0.5, 1.0, -1.0)
+    if name == "sawtooth":
+        return 2 * f - 1
+    return 1 - 4 * np.abs(f - 0.5)
+
+
+def _int_at_least(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise DataError(f"{name} must be an integer >= {low}; received {name}={value!r}")
+    return int(value)
+
+
+def _class_count(value: object, kinds: tuple[str, ...]) -> int:
+    """``classes`` for a dataset whose classes are ``kinds``: from 2 to ``len(kinds)``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 2 <= value <= len(kinds)
+    ):
+        listed = ", ".join(f"{j} {kind}" for j, kind in enumerate(kinds))
+        raise DataError(
+            f"classes must be an integer from 2 to {len(kinds)} (the classes: {listed}); "
+            f"received classes={value!r}"
+        )
+    return int(value)
+
+
+def _seed_unless_rng(seed: object, rng: object) -> object:
+    """``seed``, or None when ``rng`` is given and ``seed`` was left at its default 0."""
+    if rng is not None and type(seed) is int and seed == 0:
+        return None
+    return seed
+
+
 DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "spiral": spiral,
     "sine": sine,
+    "shapes": shapes,
+    "waves": waves,
     **{name: partial(gate, name) for name in GATES},
 }
 

@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from netspec.data import DATASETS, GATES, gate, load, resolve, sine, spiral
+from netspec.data import DATASETS, GATES, SHAPES, WAVES, from_section, gate, load, resolve, shapes, sine, spiral, waves
 from netspec.errors import DataError
 
 
@@ -148,8 +148,8 @@ def test_unknown_gate_lists_the_valid_ones_and_a_guess():
 # DATASETS and resolve
 
 
-def test_datasets_holds_spiral_sine_and_every_gate():
-    assert set(DATASETS) == {"spiral", "sine", *GATES}
+def test_datasets_holds_spiral_sine_shapes_waves_and_every_gate():
+    assert set(DATASETS) == {"spiral", "sine", "shapes", "waves", *GATES}
 
 
 def test_sine_is_evenly_spaced_and_closed_form():
@@ -255,7 +255,12 @@ def test_load_never_unpickles(tmp_path, monkeypatch):
     "X, y, message",
     [
         (np.ones(3), None, r"X has shape \(3,\); expected a 2-D array \(samples, features\)"),
-        (np.ones((2, 2, 2)), None, r"X has shape \(2, 2, 2\); expected a 2-D array"),
+        (np.ones(()), None, r"X has shape \(\); expected a 2-D array \(samples, features\)"),
+        (np.ones((2, 0, 2)), None, r"X has shape \(2, 0, 2\); expected at least one sample and no empty dimension"),
+        (np.ones((0, 4, 4, 1)), None, r"X has shape \(0, 4, 4, 1\); expected at least one sample"),
+        (np.ones((2, 2, 2)), np.ones(3), "y has 3 rows but X has 2"),
+        (np.ones((2, 2, 2)), np.ones((2, 1, 1)), r"y has shape \(2, 1, 1\)"),
+        (np.array([[[0.0], [1.0]], [[2.0], [np.inf]]]), None, r"X\[1, 1, 0\] is inf; expected finite numbers"),
         (np.ones((0, 2)), None, r"X has shape \(0, 2\); expected at least one row and one column"),
         (np.array([[1.0, 2.0], [3.0, np.nan]]), None, r"X\[1, 1\] is nan; expected finite numbers"),
         (np.ones((2, 2)), np.ones(3), "y has 3 rows but X has 2"),
@@ -430,3 +435,372 @@ def test_csv_not_utf8(tmp_path):
 def test_csv_line_numbers_count_quoted_newlines_as_an_editor_does(tmp_path):
     with pytest.raises(DataError, match=r"line 4, column 2"):
         load(write(tmp_path, '"a\nb",c\n1,2\n3,oops\n'))
+
+
+# shapes and waves
+
+
+def reference_shapes(samples_per_class, size, classes, noise, seed):
+    """The recipe of shapes' docstring, one pixel at a time."""
+    source = np.random.RandomState(seed)
+    S, n = size, samples_per_class
+    X = np.zeros((n * classes, S, S, 1))
+    for j in range(classes):
+        h = source.uniform(0.2 * S, 0.4 * S, n)
+        cy = source.uniform(h, S - h)
+        cx = source.uniform(h, S - h)
+        z = source.standard_normal((n, S, S))
+        for m in range(n):
+            for i in range(S):
+                for k in range(S):
+                    dy, dx, r = i + 0.5 - cy[m], k + 0.5 - cx[m], h[m]
+                    inside = {
+                        "square": abs(dy) <= r and abs(dx) <= r,
+                        "disc": dy * dy + dx * dx <= r * r,
+                        "triangle": -r <= dy <= r and abs(dx) <= (dy + r) / 2,
+                        "cross": (abs(dy) <= r / 3 and abs(dx) <= r) or (abs(dx) <= r / 3 and abs(dy) <= r),
+                        "ring": r - max(r / 3, 1) <= (dy * dy + dx * dx) ** 0.5 <= r,
+                    }[SHAPES[j]]
+                    X[n * j + m, i, k, 0] = min(max(inside + noise * z[m, i, k], 0.0), 1.0)
+    return X, np.repeat(np.arange(classes), n)
+
+
+def reference_waves(samples_per_class, length, classes, noise, seed):
+    """The recipe of waves' docstring, one step at a time."""
+    source = np.random.RandomState(seed)
+    L, n = length, samples_per_class
+    X = np.zeros((n * classes, L, 1))
+    for j in range(classes):
+        cycles = source.uniform(2, L / 8, n)
+        phase = source.uniform(0, 1, n)
+        z = source.standard_normal((n, L))
+        for m in range(n):
+            for t in range(L):
+                f = (cycles[m] * t / L + phase[m]) % 1
+                wave = {
+                    "sine": np.sin(2 * np.pi * f),
+                    "square": 1.0 if f < 0.5 else -1.0,
+                    "sawtooth": 2 * f - 1,
+                    "triangle": 1 - 4 * abs(f - 0.5),
+                }[WAVES[j]]
+                X[n * j + m, t, 0] = wave + noise * z[m, t]
+    return X, np.repeat(np.arange(classes), n)
+
+
+def test_shapes_and_waves_name_their_classes():
+    assert SHAPES == ("square", "disc", "triangle", "cross", "ring")
+    assert WAVES == ("sine", "square", "sawtooth", "triangle")
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_shapes_follows_its_recipe(noise):
+    X, y = shapes(samples_per_class=3, size=9, classes=5, noise=noise, seed=7)
+    X_ref, y_ref = reference_shapes(3, 9, 5, noise, 7)
+    np.testing.assert_allclose(X, X_ref, rtol=0, atol=1e-12)
+    assert np.array_equal(y, y_ref)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_waves_follows_its_recipe(noise):
+    X, y = waves(samples_per_class=3, length=24, classes=4, noise=noise, seed=7)
+    X_ref, y_ref = reference_waves(3, 24, 4, noise, 7)
+    np.testing.assert_allclose(X, X_ref, rtol=0, atol=1e-12)
+    assert np.array_equal(y, y_ref)
+
+
+def test_shapes_shapes_dtypes_and_class_blocks():
+    X, y = shapes(samples_per_class=7, size=12, classes=5, seed=0)
+    assert X.shape == (35, 12, 12, 1) and X.dtype == np.float64
+    assert y.shape == (35,) and y.dtype == np.int64
+    assert np.array_equal(y, np.repeat(np.arange(5), 7))
+    X, y = shapes()
+    assert X.shape == (600, 16, 16, 1) and np.array_equal(np.bincount(y), [200] * 3)
+
+
+def test_waves_shapes_dtypes_and_class_blocks():
+    X, y = waves(samples_per_class=5, length=20, classes=4, seed=0)
+    assert X.shape == (20, 20, 1) and X.dtype == np.float64
+    assert y.shape == (20,) and y.dtype == np.int64
+    assert np.array_equal(y, np.repeat(np.arange(4), 5))
+    X, y = waves()
+    assert X.shape == (600, 64, 1) and np.array_equal(np.bincount(y), [200] * 3)
+
+
+@pytest.mark.parametrize("dataset", [shapes, waves])
+def test_image_and_sequence_datasets_are_deterministic(dataset):
+    assert dataset()[0].tobytes() == dataset()[0].tobytes() == dataset(seed=0)[0].tobytes()
+    assert dataset(seed=3)[0].tobytes() == dataset(seed=3)[0].tobytes()
+    assert not np.array_equal(dataset(seed=3)[0], dataset(seed=4)[0])
+    assert dataset(rng=np.random.RandomState(3))[0].tobytes() == dataset(seed=3)[0].tobytes()
+    a = dataset(rng=np.random.default_rng(3))[0]
+    assert np.array_equal(a, dataset(seed=None, rng=np.random.default_rng(3))[0])
+    assert not np.array_equal(a, dataset(seed=3)[0])
+    assert not np.array_equal(dataset(seed=None)[0], dataset(seed=None)[0])
+
+
+@pytest.mark.parametrize("dataset", [shapes, waves])
+def test_image_and_sequence_datasets_leave_the_global_random_state_alone(global_rng, dataset):
+    np.random.seed(0)
+    expected = np.random.randn(3)
+    np.random.seed(0)
+    dataset(samples_per_class=2)
+    dataset(samples_per_class=2, seed=None)
+    assert np.array_equal(np.random.randn(3), expected)
+
+
+def test_shapes_pixels_lie_in_0_1_and_noise_does_not_move_the_shapes():
+    X, _ = shapes(classes=5, noise=0.3, seed=2)
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert ((X > 0) & (X < 1)).mean() > 0.3
+    clean, _ = shapes(classes=5, noise=0.0, seed=2)
+    assert set(np.unique(clean)) == {0.0, 1.0}
+    assert np.array_equal(shapes(classes=5, noise=0.1, seed=2)[0] > 0.5, clean == 1)
+
+
+def test_shapes_without_noise_draw_each_kind():
+    X, y = shapes(samples_per_class=50, size=16, classes=5, noise=0.0, seed=1)
+    for image, label in zip(X[..., 0] == 1, y):
+        rows, cols = np.nonzero(image)
+        box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        height, width = box.shape
+        middle = box[height // 2, width // 2]
+        corners = box[[0, 0, -1, -1], [0, -1, 0, -1]]
+        kind = SHAPES[label]
+        if kind == "square":
+            assert box.all() and abs(height - width) <= 1
+        elif kind == "disc":
+            assert middle and corners.sum() <= 1  # a small one drawn off-centre may fill a corner
+        elif kind == "triangle":
+            widths = box.sum(axis=1)
+            assert np.all(np.diff(widths) >= 0) and widths[-1] > 2 * widths[0]
+        elif kind == "cross":
+            assert box[height // 2].all() and box[:, width // 2].all() and not corners.any()
+        else:
+            assert not middle and corners.sum() <= 1
+
+
+def test_shapes_vary_in_place_and_size():
+    X, y = shapes(samples_per_class=100, classes=5, noise=0.0, seed=0)
+    ink = X[..., 0]
+    rows = np.arange(16) + 0.5
+    centre_row = (ink.sum(axis=2) @ rows) / ink.sum(axis=(1, 2))
+    centre_col = (ink.sum(axis=1) @ rows) / ink.sum(axis=(1, 2))
+    for j in range(5):
+        area = ink[y == j].sum(axis=(1, 2))
+        assert area.max() > 2 * area.min()
+        assert centre_row[y == j].std() > 1 and centre_col[y == j].std() > 1
+
+
+def test_waves_lie_in_minus_1_1_without_noise_and_noise_is_not_clipped():
+    X, y = waves(classes=4, noise=0.0, seed=0)
+    assert X.min() >= -1 and X.max() <= 1
+    assert set(np.unique(X[y == 1])) == {-1.0, 1.0}
+    saw = np.diff(X[y == 2, :, 0], axis=1)
+    assert np.all((saw > 0) | (saw < -1))
+    noisy, _ = waves(classes=4, noise=0.5, seed=0)
+    assert noisy.min() < -1.5 and noisy.max() > 1.5
+    assert 0.45 < (noisy - X).std() < 0.55
+
+
+def softmax_regression_accuracy(X_train, y_train, X_test, y_test, classes, steps=300, rate=0.5):
+    """Held-out accuracy of a softmax regression on standardised flattened inputs."""
+    A, B = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
+    mean, std = A.mean(axis=0), A.std(axis=0) + 1e-8
+    A, B = (A - mean) / std, (B - mean) / std
+    W, b = np.zeros((A.shape[1], classes)), np.zeros(classes)
+    targets = np.eye(classes)[y_train]
+    for _ in range(steps):
+        z = A @ W + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - targets) / len(A)
+        W -= rate * (A.T @ g + 1e-3 * W)
+        b -= rate * g.sum(axis=0)
+    return np.mean((B @ W + b).argmax(axis=1) == y_test)
+
+
+def best_single_pixel_accuracy(X_train, y_train, X_test, y_test, classes, bins=10):
+    """Held-out accuracy of the best classifier that looks at one pixel only
+    (the majority class of each of ``bins`` value ranges)."""
+    A, B = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
+    edges = np.linspace(0, 1, bins + 1)[1:-1]
+    best = 0.0
+    for pixel in range(A.shape[1]):
+        counts = np.zeros((bins, classes))
+        np.add.at(counts, (np.digitize(A[:, pixel], edges), y_train), 1)
+        guess = counts.argmax(axis=1)[np.digitize(B[:, pixel], edges)]
+        best = max(best, np.mean(guess == y_test))
+    return best
+
+
+def test_shapes_classes_are_told_apart_by_the_whole_image_not_one_pixel():
+    X_train, y_train = shapes(seed=0)
+    X_test, y_test = shapes(seed=1)
+    # chance is 1/3; measured 0.69 (0.69 to 0.72 over other seed pairs); a CNN reaches 0.99
+    assert softmax_regression_accuracy(X_train, y_train, X_test, y_test, 3) > 0.6
+    # measured 0.50 (0.50 to 0.52 over other seed pairs)
+    assert best_single_pixel_accuracy(X_train, y_train, X_test, y_test, 3) < 0.6
+    means = np.stack([X_train[y_train == j].mean(axis=0) for j in range(3)])
+    assert min(np.abs(means[a] - means[b]).max() for a, b in [(0, 1), (0, 2), (1, 2)]) > 0.1
+
+
+def test_waves_classes_are_told_apart_by_the_shape_of_a_period():
+    def features(X):
+        """Phase- and frequency-free: the sorted values and the sorted steps."""
+        x = X[..., 0]
+        return np.hstack([np.sort(x, axis=1), np.sort(np.diff(x, axis=1), axis=1)])
+
+    X_train, y_train = waves(classes=4, seed=0)
+    X_test, y_test = waves(classes=4, seed=1)
+    A, B = features(X_train), features(X_test)
+    means = np.stack([A[y_train == j].mean(axis=0) for j in range(4)])
+    nearest = ((B[:, None] - means) ** 2).sum(axis=2).argmin(axis=1)
+    # chance is 1/4; nearest class mean measured 0.994
+    assert np.mean(nearest == y_test) > 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"samples_per_class": 0}, "samples_per_class must be a positive integer; received samples_per_class=0"),
+        ({"samples_per_class": 2.5}, "received samples_per_class=2.5"),
+        ({"samples_per_class": True}, "received samples_per_class=True"),
+        ({"size": 7}, "size must be an integer >= 8; received size=7"),
+        ({"size": 16.0}, "size must be an integer >= 8; received size=16.0"),
+        ({"size": "16"}, "received size='16'"),
+        ({"size": True}, "received size=True"),
+        (
+            {"classes": 1},
+            "classes must be an integer from 2 to 5 (the classes: 0 square, 1 disc, 2 triangle, 3 cross, 4 ring); "
+            "received classes=1",
+        ),
+        ({"classes": 6}, "received classes=6"),
+        ({"classes": 3.0}, "received classes=3.0"),
+        ({"classes": True}, "received classes=True"),
+        ({"noise": -0.1}, "noise must be a finite number >= 0; received noise=-0.1"),
+        ({"noise": float("nan")}, "received noise=nan"),
+        ({"noise": None}, "received noise=None"),
+        ({"seed": -1}, "seed must be an integer in [0, 2**32); received seed=-1"),
+        ({"seed": 2**32}, "received seed=4294967296"),
+        ({"seed": 1.0}, "received seed=1.0"),
+        ({"rng": 42}, "rng must be a np.random.Generator or np.random.RandomState; received int"),
+        ({"seed": 1, "rng": np.random.default_rng()}, "pass seed or rng, not both"),
+    ],
+)
+def test_shapes_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(DataError) as info:
+        shapes(**kwargs)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"samples_per_class": -3}, "samples_per_class must be a positive integer; received samples_per_class=-3"),
+        ({"length": 15}, "length must be an integer >= 16; received length=15"),
+        ({"length": 64.0}, "received length=64.0"),
+        ({"length": False}, "received length=False"),
+        (
+            {"classes": 5},
+            "classes must be an integer from 2 to 4 (the classes: 0 sine, 1 square, 2 sawtooth, 3 triangle); "
+            "received classes=5",
+        ),
+        ({"classes": 1}, "received classes=1"),
+        ({"noise": float("inf")}, "noise must be a finite number >= 0; received noise=inf"),
+        ({"noise": "0.1"}, "received noise='0.1'"),
+        ({"seed": "0"}, "seed must be an integer in [0, 2**32); received seed='0'"),
+        ({"rng": "rng"}, "rng must be a np.random.Generator or np.random.RandomState; received str"),
+        ({"seed": 5, "rng": np.random.RandomState(0)}, "pass seed or rng, not both"),
+    ],
+)
+def test_waves_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(DataError) as info:
+        waves(**kwargs)
+    assert message in str(info.value)
+
+
+def test_shapes_and_waves_accept_numpy_integers_and_the_smallest_sizes():
+    X, y = shapes(np.int64(2), np.int32(8), np.int8(5), seed=np.uint32(1))
+    assert X.shape == (10, 8, 8, 1) and (X.reshape(10, -1) > 0.5).any(axis=1).all()
+    X, y = waves(np.int64(2), np.int32(16), np.int8(4), seed=np.uint32(1))
+    assert X.shape == (8, 16, 1)
+
+
+@pytest.mark.parametrize(
+    "dataset, kwargs, per_sample",
+    [(shapes, {"size": 16, "classes": 3}, 16 * 16 * 8 + 8), (waves, {"length": 64, "classes": 3}, 64 * 8 + 8)],
+)
+def test_shapes_and_waves_refuse_datasets_over_the_limit_before_allocating(monkeypatch, dataset, kwargs, per_sample):
+    import netspec.data
+
+    monkeypatch.setattr(netspec.data, "DEFAULT_MAX_BYTES", 3 * 4 * per_sample)
+    assert dataset(samples_per_class=4, **kwargs)[0].shape[0] == 12
+    monkeypatch.setattr(np, "empty", lambda *a, **k: pytest.fail("allocated"))
+    with pytest.raises(DataError, match=rf"{dataset.__name__} with 15 samples would take {15 * per_sample:,} bytes"):
+        dataset(samples_per_class=5, **kwargs)
+
+
+def test_shapes_refuses_a_huge_image_before_allocating():
+    with pytest.raises(DataError, match=r"shapes with 3 samples would take [\d,]+ bytes, more than the limit"):
+        shapes(samples_per_class=1, size=10**6)
+    with pytest.raises(DataError, match=r"waves with 600 samples would take [\d,]+ bytes, more than the limit"):
+        waves(length=10**7)
+
+
+def test_resolve_and_from_section_build_shapes_and_waves():
+    assert np.array_equal(resolve("shapes")[0], shapes()[0])
+    assert np.array_equal(resolve("Waves")[0], waves()[0])
+    X, y = resolve("shapes", samples_per_class=3, size=10, classes=4, noise=0.0, seed=5)
+    assert np.array_equal(X, shapes(3, 10, 4, 0.0, 5)[0])
+    with pytest.raises(DataError, match="dataset 'shapes' does not take these options.*length"):
+        resolve("shapes", length=10)
+
+    class Section:
+        def __init__(self, **options):
+            self._options = options
+
+        def options(self):
+            return self._options
+
+    X, y = from_section(Section(dataset="waves", samples_per_class=2, length=32, classes=4, noise=0.0, seed=1))
+    assert np.array_equal(X, waves(2, 32, 4, 0.0, 1)[0])
+    X, y = from_section(Section(dataset="shapes", samples_per_class=2, size=8, classes=2, noise=0.1, seed=None))
+    assert X.shape == (4, 8, 8, 1)
+
+
+# load: image and sequence arrays
+
+
+def test_load_npy_keeps_a_4d_image_array(tmp_path):
+    images = np.arange(3 * 5 * 4 * 2, dtype=np.uint8).reshape(3, 5, 4, 2)
+    np.save(tmp_path / "images.npy", images)
+    X, y = load(tmp_path / "images.npy")
+    assert X.dtype == np.float64 and X.shape == (3, 5, 4, 2) and y is None
+    assert np.array_equal(X, images)
+
+
+def test_load_npz_with_4d_X_and_labels(tmp_path):
+    X_in, y_in = shapes(samples_per_class=4, size=8, classes=3, seed=0)
+    np.savez(tmp_path / "shapes.npz", X=X_in.astype(np.float32), y=y_in)
+    X, y = load(tmp_path / "shapes.npz")
+    assert X.dtype == np.float64 and X.shape == (12, 8, 8, 1)
+    assert np.array_equal(X, X_in.astype(np.float32)) and np.array_equal(y, y_in) and y.dtype == np.int64
+    assert np.array_equal(resolve(str(tmp_path / "shapes.npz"))[0], X)
+
+
+def test_load_npz_with_3d_sequences(tmp_path):
+    X_in, y_in = waves(samples_per_class=2, length=16, seed=0)
+    np.savez_compressed(tmp_path / "waves.npz", X=X_in, y=y_in)
+    X, y = load(tmp_path / "waves.npz")
+    assert X.tobytes() == X_in.tobytes() and np.array_equal(y, y_in)
+
+
+def test_load_refuses_4d_arrays_over_max_bytes_unread(tmp_path):
+    np.savez_compressed(tmp_path / "a.npz", X=np.zeros((100, 8, 8, 1)))
+    with pytest.raises(DataError, match=r"X \(100, 8, 8, 1\) is 51200 bytes, more than max_bytes=10000"):
+        load(tmp_path / "a.npz", max_bytes=10_000)
+
+
+def test_csv_stays_a_table(tmp_path):
+    X, y = load(write(tmp_path, "1,2,3,0\n4,5,6,1\n"))
+    assert X.shape == (2, 3) and y.shape == (2,)
