@@ -18,17 +18,27 @@ from .components import (
     ELU,
     SGD,
     Adam,
+    AvgPool1D,
+    AvgPool2D,
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    Conv1D,
+    Conv2D,
     Dense,
+    Flatten,
+    GlobalAvgPool,
+    GlobalMaxPool,
     GlorotUniform,
     HeNormal,
     LeakyReLU,
     Linear,
+    MaxPool1D,
+    MaxPool2D,
     MeanAbsoluteError,
     MeanSquaredError,
     Normal,
     ReLU,
+    Reshape,
     RMSprop,
     Sigmoid,
     Softmax,
@@ -51,11 +61,19 @@ from .sweeps import Variant, load_grid, sweep
 
 __version__ = "0.1.0"
 
+# The names Keras users know for the pooling layers.
+MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D = MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D
+GlobalAveragePooling1D = GlobalAveragePooling2D = GlobalAvgPool
+GlobalMaxPooling1D = GlobalMaxPooling2D = GlobalMaxPool
+
 __all__ = [
-    "Activation", "Adam", "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError", "DataError",
-    "Dense", "Diagnostic", "ELU", "GlorotUniform", "GradientReport", "HeNormal", "History", "Initializer",
-    "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MeanAbsoluteError",
-    "MeanSquaredError", "NetspecError", "Normal", "Optimizer", "Pipeline", "ReLU", "Report", "RMSprop", "SGD",
+    "Activation", "Adam", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "CheckpointError", "Conv1D", "Conv2D", "DataError",
+    "Dense", "Diagnostic", "ELU", "Flatten", "GlobalAvgPool", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalMaxPool", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlorotUniform", "GradientReport", "HeNormal",
+    "History", "Initializer", "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MaxPool1D",
+    "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "MeanAbsoluteError",
+    "MeanSquaredError", "NetspecError", "Normal", "Optimizer", "Pipeline", "ReLU", "Report", "Reshape", "RMSprop", "SGD",
     "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant",
     "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_grid", "load_pipeline",
     "load_plugins", "register_activation", "register_initializer", "register_layer", "register_loss",

@@ -6,7 +6,7 @@ Every public entry point takes a ``source``: a path (``.json``, ``.yaml``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from .check import check, spec_rules
@@ -15,6 +15,7 @@ from .errors import CheckpointError, Diagnostic, SpecError
 from .infer import Shapes
 from .infer import infer as infer_shapes
 from .limits import DEFAULT_LIMITS, Limits
+from .lints import lint
 from .read import Document, read
 from .runtime import checkpoint
 from .runtime.pipeline import Pipeline
@@ -69,7 +70,7 @@ def validate(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
         spec, problems = check(document.tree, limits=limits)
         if problems:
             return Report(_in_source_order(_located(problems, document)), [], document=document)
-    shapes = infer_shapes(spec, limits=limits, ignore=ignore)
+    shapes = _linted(infer_shapes(spec, limits=limits), spec, ignore)
     found = _located(shapes.diagnostics, document)
     if strict:
         found = [d.as_error() for d in found]
@@ -121,6 +122,13 @@ def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> Pipeline:
         raise CheckpointError(f"checkpoint {where}: its spec is invalid:\n{exc}") from None
     checkpoint.restore(pipeline, arrays, where)
     return pipeline
+
+
+def _linted(shapes: Shapes, spec: Spec, ignore: Iterable[str]) -> Shapes:
+    """``shapes`` with the lints' warnings added, but those whose code is in ``ignore``."""
+    ignored = set(ignore)
+    found = [d for d in lint(spec, shapes) if d.code not in ignored]
+    return replace(shapes, diagnostics=shapes.diagnostics + tuple(found)) if found else shapes
 
 
 def _in_source_order(found: list[Diagnostic]) -> list[Diagnostic]:

@@ -211,6 +211,13 @@ def _too_long(error: dict, path: Path, node: Any, parent: Any, root: type[Compon
     return Diagnostic(path, "too-long", f"{_field(path)} is longer than {limit} characters")
 
 
+def _too_many_items(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
+    limit, count = error["ctx"].get("max_length"), error["ctx"].get("actual_length")
+    hint = "a shape has at most 3 axes, without the batch axis: [height, width, channels]" if path[-1:] == ("shape",) \
+        else None
+    return Diagnostic(path, "invalid-value", f"{_field(path)} has {count} entries, at most {limit} are allowed", hint)
+
+
 def _too_short_string(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     least = error["ctx"].get("min_length")
     return Diagnostic(path, "invalid-value", f"{_field(path)} must not be empty" if least == 1 else
@@ -252,6 +259,7 @@ _HANDLERS = {
     "model_attributes_type": _not_an_object,
     "model_type": _not_an_object,
     "too_short": _too_short,
+    "too_long": _too_many_items,
     "string_too_long": _too_long,
     "string_too_short": _too_short_string,
     "literal_error": _literal,

@@ -76,6 +76,12 @@ _TABLE = [
     # infer: widths and parameter counts
     Code("shape-mismatch", ERROR, "infer", "a declared in_features differs from the width that arrives"),
     Code("bad-width", ERROR, "infer", "a layer cannot take the width that arrives"),
+    Code("bad-shape", ERROR, "infer", "a layer cannot take the shape that arrives (a plugin's shape rule refused it)"),
+    Code("needs-flatten", ERROR, "infer", "a layer that takes vectors (dense) after an image or a sequence"),
+    Code("empty-output", ERROR, "infer", "a convolution or pooling window larger than what arrives: nothing is left"),
+    Code("wrong-rank", ERROR, "infer", "a layer given a shape of the wrong rank (conv2d on a sequence, conv1d on an image)"),
+    Code("reshape-size", ERROR, "infer", "a reshape whose sizes do not hold the values that arrive"),
+    Code("loss-needs-vector", ERROR, "infer", "a loss on a network whose output is not a vector per sample"),
     Code("too-many-parameters", ERROR, "infer", "more parameters than Limits.max_parameters"),
     Code("too-much-memory", ERROR, "infer", "training would need more memory than Limits.max_memory_bytes"),
     # lint: valid, but probably not what was meant
@@ -91,6 +97,7 @@ _TABLE = [
     Code("init-scale", WARNING, "lint", "an initialiser's scale far outside [1e-4, 1]"),
     Code("learning-rate", WARNING, "lint", "a learning rate far outside the optimiser's usual range"),
     Code("too-large-for-data", WARNING, "lint", "far more parameters or dense layers than the dataset supports"),
+    Code("drops-edge", WARNING, "lint", "valid padding or a stride leaves the last rows or columns unread"),
 ]
 
 CODES: dict[str, Code] = {entry.code: entry for entry in _TABLE}

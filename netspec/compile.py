@@ -7,8 +7,10 @@ builds plain NumPy objects, through each component's registered builder.
 Randomness: ``rng: "default"`` uses one ``numpy.random.default_rng(seed)``;
 ``rng: "legacy"`` one ``numpy.random.RandomState(seed)`` shared by the whole
 spec, so tutorials written against ``np.random.seed(seed)`` are reproduced bit
-for bit. Dense layers are initialised in spec order; biases are zeros and draw
-nothing.
+for bit. Layers are initialised in spec order; biases are zeros and draw
+nothing. Every component's initialiser draws its whole array in one call
+(a conv kernel of shape (kh, kw, in_channels, filters) as a dense layer's
+(in_features, neurons)).
 """
 
 from __future__ import annotations
@@ -62,13 +64,12 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     layers = []
     for step in shapes.layers:
         entry = REGISTRY.get("layer", step.type)
-        layers.append(entry.build(step.params, step.in_features, BuildContext(step.name, dtype, rng, default_init)))
+        layers.append(entry.build(step.params, step.in_shape, BuildContext(step.name, dtype, rng, default_init)))
     loss = REGISTRY.get("loss", spec.loss.type).build(spec.loss) if spec.loss is not None else None
     train = spec.train if spec.train is not None else Train()
     optimizer_spec = train.optimizer if train.optimizer is not None else DEFAULT_OPTIMIZER
     optimizer = REGISTRY.get("optimizer", optimizer_spec.type).build(optimizer_spec)
-    return Pipeline(layers, loss, input_features=shapes.input_features,
-                    output_features=shapes.output_features, dtype=dtype,
+    return Pipeline(layers, loss, input_shape=shapes.input_shape, output_shape=shapes.output_shape, dtype=dtype,
                     task=task_of(spec, shapes), spec=spec.to_dict(), summary=shapes.table(),
                     warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train))
 

@@ -8,18 +8,21 @@ decorators users and plugins use (:mod:`netspec.extend`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Optional
+from math import prod
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import BeforeValidator, Field, PositiveInt, WithJsonSchema, field_validator, model_validator
 
+from . import geometry
 from .extend import register_activation, register_initializer, register_layer, register_loss, register_optimizer
-from .registry import ShapeProblem
+from .registry import Shape, ShapeProblem, format_shape
 from .runtime import activations as act
+from .runtime import conv as rconv
 from .runtime import initializers as inits
 from .runtime import layers as rl
 from .runtime import losses as rloss
 from .runtime import optimizers as ropt
-from .spec import Activation, Initializer, Layer, Loss, Optimizer, shorthand
+from .spec import MAX_RANK, Activation, Initializer, Layer, Loss, Optimizer, list_to_tuple, shorthand
 
 # Bound of initialiser and activation options: beyond it weights or activations
 # overflow (uniform on ±1e308 cannot even be drawn); the init-scale lint warns far below.
@@ -76,22 +79,27 @@ class Zeros(Initializer):
 
 # ---------------------------------------------------------------- layers
 
-def _dense_shape(params: "Dense", in_features: int) -> tuple[int, int]:
-    return params.neurons, in_features * params.neurons + (params.neurons if params.bias else 0)
+def _dense_shape(params: "Dense", in_shape: Shape) -> tuple[Shape, int]:
+    if len(in_shape) != 1:
+        raise ShapeProblem("dense takes a vector of features, but receives {input}",
+                           hint=f'insert {{"type": "flatten"}} before this layer; it would then receive '
+                                f'{prod(in_shape):,} features', code="needs-flatten", assume=(params.neurons,))
+    return (params.neurons,), in_shape[0] * params.neurons + (params.neurons if params.bias else 0)
 
 
-def _dense_build(params: "Dense", in_features: int, context: Any) -> rl.Dense:
-    weights = context.initialize(params.init, (in_features, params.neurons))
+def _dense_build(params: "Dense", in_shape: Shape, context: Any) -> rl.Dense:
+    weights = context.initialize(params.init, (in_shape[0], params.neurons))
     bias = context.zeros((1, params.neurons)) if params.bias else None
     return rl.Dense(weights, bias, name=context.name)
 
 
-@register_layer("dense", build=_dense_build, shape=_dense_shape, example={"neurons": 3})
+@register_layer("dense", build=_dense_build, output_shape=_dense_shape, example={"neurons": 3})
 class Dense(Layer):
     """Fully connected: ``output = inputs @ weights + bias``; (n, in_features) → (n, neurons).
 
     ``weights`` has shape (in_features, neurons) and ``bias`` (1, neurons),
-    zeros. ``in_features`` is inferred from the previous width when absent and
+    zeros. The input must be a vector (put a ``flatten`` after convolutions).
+    ``in_features`` is inferred from the previous width when absent and
     checked when present. ``activation`` is shorthand for an activation layer
     right after this one. ``init`` overrides the spec's default initialiser.
     """
@@ -105,15 +113,324 @@ class Dense(Layer):
     init: Optional[shorthand("initializer")] = None
 
 
+# ---------------------------------------------------------------- convolution and pooling
+
+def _sizes(rank: int) -> Any:
+    """Before validation: a list of sizes must have one per spatial axis (3 or [3, 3] in 2-D)."""
+    axes = "[height, width]" if rank == 2 else "[length]"
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list):
+            if len(value) != rank:
+                raise ValueError(f"expected an integer or a list of {rank} ({axes}), got a list of {len(value)}")
+            return tuple(value)
+        return value
+
+    return BeforeValidator(check)
+
+
+# An int, or one per spatial axis: 3 or [3, 3] for 2-D layers, 3 or [3] for 1-D ones.
+Size1D = Annotated[Union[PositiveInt, tuple[PositiveInt]], _sizes(1)]
+Size2D = Annotated[Union[PositiveInt, tuple[PositiveInt, PositiveInt]], _sizes(2)]
+Padding = Literal["valid", "same"]
+
+_RANK_WORDS = {1: "sequences (length, channels)", 2: "images (height, width, channels)"}
+
+
+class Windowed:
+    """What convolution and pooling layers share: windows slid over the spatial
+    axes (``rank`` of them) of a channels-last input."""
+
+    rank: ClassVar[int]
+    what: ClassVar[str] = "kernel"
+
+    def window(self) -> tuple[Shape, Shape, Shape, str]:
+        """``(kernel, strides, dilation, padding)``, each size one entry per spatial axis."""
+        kernel = geometry.as_tuple(self._kernel(), self.rank)
+        strides = self.__dict__.get("strides")
+        return (kernel, geometry.as_tuple(strides if strides is not None else kernel, self.rank),
+                geometry.as_tuple(self.__dict__.get("dilation", 1), self.rank), self.padding)
+
+    def _kernel(self) -> Any:
+        raise NotImplementedError
+
+
+def _windows_shape(params: Any, in_shape: Shape) -> Shape:
+    """The spatial output shape of ``params``'s windows over ``in_shape``, or the
+    shape problem: a wrong rank, or a window larger than what arrives."""
+    rank, name = params.rank, params.type
+    if len(in_shape) != rank + 1:
+        raise ShapeProblem(f"{name} takes {_RANK_WORDS[rank]}, but receives {{input}} (rank {len(in_shape)})",
+                           hint=_rank_hint(rank, in_shape), code="wrong-rank")
+    kernel, strides, dilation, padding = params.window()
+    spatial = tuple(geometry.output_size(size, k, s, padding, d)
+                    for size, k, s, d in zip(in_shape[:-1], kernel, strides, dilation))
+    if min(spatial) <= 0:
+        reach = tuple(geometry.dilated(k, d) for k, d in zip(kernel, dilation))
+        dilated = f" dilated to {format_shape(reach)}" if reach != kernel else ""
+        raise ShapeProblem(f"a {format_shape(kernel)} {params.what}{dilated} over {{input}} leaves nothing",
+                           field="kernel_size" if params.what == "kernel" else "pool_size",
+                           hint='use "padding": "same", a smaller kernel, or one pooling layer fewer',
+                           code="empty-output")
+    return spatial
+
+
+def _rank_hint(rank: int, in_shape: Shape) -> str:
+    if len(in_shape) == 1:
+        return f'reshape the vector first ({{"type": "reshape", "shape": [...]}}) to {_RANK_WORDS[rank]}'
+    if len(in_shape) == 2 and rank == 2:
+        return ('use conv1d and 1-D pooling for sequences, or give images a channel axis: '
+                f'"shape": [{in_shape[0]}, {in_shape[1]}, 1]')
+    if len(in_shape) == 3 and rank == 1:
+        return "use conv2d and 2-D pooling for images, or reshape to [length, channels]"
+    return f"give this layer {_RANK_WORDS[rank]}"
+
+
+def _conv_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+    spatial = _windows_shape(params, in_shape)
+    kernel = geometry.as_tuple(params.kernel_size, params.rank)
+    count = prod(kernel) * in_shape[-1] * params.filters + (params.filters if params.bias else 0)
+    return (*spatial, params.filters), count
+
+
+def _conv_workspace(params: Any, in_shape: Shape, out_shape: Shape) -> int:
+    """The window matrix a convolution multiplies: one row of kernel × channels values per output position."""
+    return prod(out_shape[:-1]) * prod(geometry.as_tuple(params.kernel_size, params.rank)) * in_shape[-1]
+
+
+def _conv_build(params: Any, in_shape: Shape, context: Any) -> Any:
+    kernel, strides, dilation, padding = params.window()
+    weights = context.initialize(params.init, (*kernel, in_shape[-1], params.filters))
+    bias = context.zeros((params.filters,)) if params.bias else None
+    runtime = rconv.Conv2D if params.rank == 2 else rconv.Conv1D
+    return runtime(weights, bias, strides=strides, padding=padding, dilation=dilation, name=context.name)
+
+
+class _Conv(Windowed, Layer):
+    """The options of conv1d and conv2d, in the order they are written; each
+    declares its own kind of ``kernel_size``, ``strides`` and ``dilation``."""
+
+    positional: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+    filters: PositiveInt
+    kernel_size: Any
+    strides: Any = 1
+    padding: Padding = "valid"
+    dilation: Any = 1
+    activation: Optional[shorthand("activation")] = None
+    bias: bool = True
+    init: Optional[shorthand("initializer")] = None
+
+    def _kernel(self) -> Any:
+        return self.kernel_size
+
+
+@register_layer("conv2d", build=_conv_build, output_shape=_conv_shape, workspace=_conv_workspace,
+                example={"filters": 2, "kernel_size": 2})
+class Conv2D(_Conv):
+    """2-D convolution over images: (n, height, width, channels) → (n, out_height, out_width, filters).
+
+    ``output[i, j, f] = bias[f] + Σ_{a, b, c} inputs[i·sh + a·dh, j·sw + b·dw, c] · weights[a, b, c, f]``.
+    ``weights`` has shape (kh, kw, in_channels, filters), ``bias`` (filters,),
+    zeros. ``kernel_size``, ``strides`` and ``dilation`` are an int or [h, w].
+    ``padding``: ``"valid"`` (none: floor((size − dilated kernel) / stride) + 1
+    positions) or ``"same"`` (ceil(size / stride) positions, zeros added, the
+    odd one at the bottom and right). ``activation`` is shorthand for an
+    activation layer right after this one; ``init`` overrides the spec's
+    initialiser (fans: kh·kw·in_channels in, kh·kw·filters out).
+    """
+
+    rank: ClassVar[int] = 2
+    type: Literal["conv2d"] = "conv2d"
+    kernel_size: Size2D
+    strides: Size2D = 1
+    dilation: Size2D = 1
+
+
+@register_layer("conv1d", build=_conv_build, output_shape=_conv_shape, workspace=_conv_workspace,
+                example={"filters": 2, "kernel_size": 2})
+class Conv1D(_Conv):
+    """1-D convolution over sequences: (n, length, channels) → (n, out_length, filters).
+
+    ``output[i, f] = bias[f] + Σ_{a, c} inputs[i·s + a·d, c] · weights[a, c, f]``;
+    ``weights`` has shape (k, in_channels, filters). Options as for ``conv2d``,
+    each an int (or a one-entry list).
+    """
+
+    rank: ClassVar[int] = 1
+    type: Literal["conv1d"] = "conv1d"
+    kernel_size: Size1D
+    strides: Size1D = 1
+    dilation: Size1D = 1
+
+
+def _pool_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+    return (*_windows_shape(params, in_shape), in_shape[-1]), 0
+
+
+def _pool_builder(runtime: Any) -> Any:
+    def build(params: Any, in_shape: Shape, context: Any) -> Any:
+        kernel, strides, _, padding = params.window()
+        return runtime(kernel, strides, padding, name=context.name)
+
+    return build
+
+
+class _Pool(Windowed, Layer):
+    """The options of the pooling layers; each declares its own kind of ``pool_size`` and ``strides``."""
+
+    what: ClassVar[str] = "pool window"
+    positional: ClassVar[tuple[str, ...]] = ("pool_size",)
+    pool_size: Any = 2
+    strides: Any = None
+    padding: Padding = "valid"
+
+    def _kernel(self) -> Any:
+        return self.pool_size
+
+
+class _Pool2D(_Pool):
+    rank: ClassVar[int] = 2
+    pool_size: Size2D = 2
+    strides: Optional[Size2D] = None
+
+
+class _Pool1D(_Pool):
+    rank: ClassVar[int] = 1
+    pool_size: Size1D = 2
+    strides: Optional[Size1D] = None
+
+
+@register_layer("max_pool2d", build=_pool_builder(rconv.MaxPool2D), output_shape=_pool_shape)
+class MaxPool2D(_Pool2D):
+    """The maximum of each ``pool_size`` window (default 2×2), per channel:
+    (n, height, width, channels) → (n, out_height, out_width, channels).
+    ``strides`` default to ``pool_size``; ``padding`` as for conv2d ("same"
+    pads with −∞). The gradient goes to each window's maximum (the first
+    one, in row-major order, on ties)."""
+
+    type: Literal["max_pool2d"] = "max_pool2d"
+
+
+@register_layer("avg_pool2d", build=_pool_builder(rconv.AvgPool2D), output_shape=_pool_shape)
+class AvgPool2D(_Pool2D):
+    """The mean of each ``pool_size`` window (default 2×2), per channel:
+    (n, height, width, channels) → (n, out_height, out_width, channels).
+    ``strides`` default to ``pool_size``; with ``"same"`` padding, a window's
+    mean is over the real values it covers, not the padding."""
+
+    type: Literal["avg_pool2d"] = "avg_pool2d"
+
+
+@register_layer("max_pool1d", build=_pool_builder(rconv.MaxPool1D), output_shape=_pool_shape)
+class MaxPool1D(_Pool1D):
+    """The maximum of each ``pool_size`` window (default 2) along a sequence:
+    (n, length, channels) → (n, out_length, channels); as ``max_pool2d``."""
+
+    type: Literal["max_pool1d"] = "max_pool1d"
+
+
+@register_layer("avg_pool1d", build=_pool_builder(rconv.AvgPool1D), output_shape=_pool_shape)
+class AvgPool1D(_Pool1D):
+    """The mean of each ``pool_size`` window (default 2) along a sequence:
+    (n, length, channels) → (n, out_length, channels); as ``avg_pool2d``."""
+
+    type: Literal["avg_pool1d"] = "avg_pool1d"
+
+
+def _global_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+    if len(in_shape) < 2:
+        raise ShapeProblem(f"{params.type} pools over the spatial axes, but receives {{input}}, a vector",
+                           hint="remove it, or use it after conv1d or conv2d layers", code="wrong-rank")
+    return (in_shape[-1],), 0
+
+
+def _named(runtime: Any) -> Any:
+    def build(params: Any, in_shape: Shape, context: Any) -> Any:
+        return runtime(name=context.name)
+
+    return build
+
+
+@register_layer("global_avg_pool", build=_named(rconv.GlobalAvgPool), output_shape=_global_shape)
+class GlobalAvgPool(Layer):
+    """The mean of each channel over every spatial axis: (n, *spatial, channels) → (n, channels)."""
+
+    type: Literal["global_avg_pool"] = "global_avg_pool"
+
+
+@register_layer("global_max_pool", build=_named(rconv.GlobalMaxPool), output_shape=_global_shape)
+class GlobalMaxPool(Layer):
+    """The maximum of each channel over every spatial axis: (n, *spatial, channels) → (n, channels).
+    The gradient goes to each channel's maximum (the first one on ties)."""
+
+    type: Literal["global_max_pool"] = "global_max_pool"
+
+
+def _flatten_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+    return (prod(in_shape),), 0
+
+
+@register_layer("flatten", build=_named(rconv.Flatten), output_shape=_flatten_shape)
+class Flatten(Layer):
+    """Every value of a sample in one vector, in channels-last (C) order:
+    (n, *shape) → (n, prod(shape)); a 26×26×32 input gives 21,632 features."""
+
+    type: Literal["flatten"] = "flatten"
+
+
+def _reshape_shape(params: "Reshape", in_shape: Shape) -> tuple[Shape, int]:
+    count, target = prod(in_shape), params.shape
+    known = prod(size for size in target if size != -1)
+    if -1 in target and count % known == 0:
+        return tuple(count // known if size == -1 else size for size in target), 0
+    if -1 not in target and known == count:
+        return target, 0
+    wanted = f"{format_shape(target).replace('-1', '?')} ({'a multiple of ' if -1 in target else ''}{known:,} values)"
+    raise ShapeProblem(f"reshape to {wanted}, but receives {{input}}: {count:,} values", field="shape",
+                       hint=f"make the sizes multiply to {count:,}, or write -1 for one of them to have it inferred",
+                       code="reshape-size", assume=None if -1 in target else target)
+
+
+def _reshape_build(params: "Reshape", in_shape: Shape, context: Any) -> Any:
+    return rconv.Reshape(_reshape_shape(params, in_shape)[0], name=context.name)
+
+
+# Sizes positive, or -1 once at most: what the validator below checks, for the JSON Schema.
+_RESHAPE_SIZES = {"type": "array", "minItems": 1, "maxItems": MAX_RANK,
+                  "items": {"type": "integer", "anyOf": [{"const": -1}, {"minimum": 1, "maximum": 2**31}]},
+                  "contains": {"const": -1}, "minContains": 0, "maxContains": 1}
+
+
+@register_layer("reshape", build=_reshape_build, output_shape=_reshape_shape, example={"shape": [-1]})
+class Reshape(Layer):
+    """The same values in another shape (without the batch axis), in C order:
+    (n, *in_shape) → (n, *shape). One entry may be -1, inferred from the others."""
+
+    positional: ClassVar[tuple[str, ...]] = ("shape",)
+    type: Literal["reshape"] = "reshape"
+    shape: Annotated[tuple[Annotated[int, Field(ge=-1, le=2**31)], ...], BeforeValidator(list_to_tuple),
+                     Field(min_length=1, max_length=MAX_RANK), WithJsonSchema(_RESHAPE_SIZES)]
+
+    @field_validator("shape")
+    @classmethod
+    def _sizes(cls, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if 0 in shape:
+            raise ValueError(f"reshape sizes must be positive or -1, got {list(shape)}")
+        if shape.count(-1) > 1:
+            raise ValueError(f"only one reshape size may be -1, got {list(shape)}")
+        return shape
+
+
 # ---------------------------------------------------------------- activations
 
-def _softmax_shape(params: "Softmax", in_features: int) -> tuple[int, int]:
-    if in_features < 2:
+def _softmax_shape(params: "Softmax", in_shape: Shape) -> tuple[Shape, int]:
+    if in_shape[-1] < 2:
         raise ShapeProblem(
-            f"softmax over {in_features} unit always outputs 1.0",
+            f"softmax over {in_shape[-1]} unit always outputs 1.0",
             hint="give the previous layer 2 or more neurons, or use sigmoid for a single unit",
+            code="bad-width",
         )
-    return in_features, 0
+    return in_shape, 0
 
 
 @register_activation("relu", runtime=act.ReLU)
@@ -155,9 +472,9 @@ class Tanh(Activation):
     type: Literal["tanh"] = "tanh"
 
 
-@register_activation("softmax", runtime=act.Softmax, shape=_softmax_shape)
+@register_activation("softmax", runtime=act.Softmax, output_shape=_softmax_shape)
 class Softmax(Activation):
-    """exp(x − max) / sum(exp(x − max)) along each row."""
+    """exp(x − max) / sum(exp(x − max)) along the last axis (each row, for vectors)."""
 
     type: Literal["softmax"] = "softmax"
 

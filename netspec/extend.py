@@ -41,11 +41,12 @@ and ``gradients()``; losses ``forward(y_pred, y_true)`` (per-sample losses),
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Literal, Mapping
 
 from pydantic import create_model
 
-from .registry import REGISTRY, Entry, same_width
+from .registry import REGISTRY, Entry, Shape, ShapeProblem, ShapeRule, same_shape
 from .spec import Component
 
 TARGETS = ("categorical", "binary", "regression")
@@ -57,25 +58,88 @@ PROTOCOLS = {
 }
 
 
-def register_layer(name: str, *, build: Callable[..., Any], shape: Callable[[Any, int], tuple[int, int]],
+def register_layer(name: str, *, build: Callable[..., Any], output_shape: ShapeRule | None = None,
+                   shape: Callable[[Any, int], tuple[int, int]] | None = None,
+                   workspace: Callable[[Any, Shape, Shape], int] | None = None,
                    example: Mapping[str, Any] | None = None, replace: bool = False) -> Callable[[type], type]:
-    """Register a layer. ``build(params, in_features, context)`` returns the
+    """Register a layer. ``build(params, in_shape, context)`` returns the
     runtime object (``context`` has ``name``, ``dtype``, ``rng``,
     ``initialize(init, shape)`` and ``zeros(shape)``);
-    ``shape(params, in_features) -> (out_features, parameter_count)`` is its
-    shape rule (raise :class:`netspec.ShapeProblem` for an impossible width).
-    ``example`` holds parameters :func:`netspec.check_gradients` may build it with."""
-    return _registrar("layer", name, build, shape, example=example, replace=replace)
+    ``output_shape(params, in_shape) -> (out_shape, parameter_count)`` is its
+    shape rule, on the shape of one sample without the batch axis (raise
+    :class:`netspec.ShapeProblem` for a shape it cannot take).
+    ``workspace(params, in_shape, out_shape)``, for a layer holding scratch
+    arrays beyond its output, gives their values per sample, for the memory
+    budget. ``example`` holds parameters :func:`netspec.check_gradients` may
+    build it with.
+
+    Deprecated: ``shape(params, in_features) -> (out_features, count)``, the
+    rule of the first language, on widths. Such a layer keeps working on
+    vectors (its builder then receives the width, as before); given a tensor
+    it asks for a flatten before it.
+    """
+    if (output_shape is None) == (shape is None):
+        raise TypeError(f"layer {name!r}: pass output_shape= (the shape rule), and not the deprecated shape= too")
+    if shape is not None:
+        warnings.warn(f"layer {name!r}: register_layer(shape=...) takes a rule on widths, which is deprecated; "
+                      "pass output_shape=, a rule from the input shape tuple to (output shape tuple, parameter count)",
+                      DeprecationWarning, stacklevel=2)
+        output_shape, build = _width_rule(name, shape), _width_builder(build)
+    return _registrar("layer", name, build, output_shape, example=example, workspace=workspace, replace=replace)
 
 
-def register_activation(name: str, *, runtime: type, shape: Callable[[Any, int], tuple[int, int]] | None = None,
+def register_activation(name: str, *, runtime: type, output_shape: ShapeRule | None = None,
+                        shape: Callable[[Any, int], tuple[int, int]] | None = None,
                         replace: bool = False) -> Callable[[type], type]:
     """Register an activation: ``runtime(**options, name=...)`` is its NumPy
-    object. Activations keep the width and may also stand in ``layers`` and
-    in a dense layer's ``activation``; ``shape`` may refuse a width (softmax
-    over one unit), and defaults to accepting any."""
+    object. Activations keep the shape (they work on any rank) and may also
+    stand in ``layers`` and in a layer's ``activation``; ``output_shape`` may
+    refuse a shape (softmax over one unit), and defaults to accepting any.
+    The deprecated ``shape`` (a rule on the width) is applied to the last axis."""
     _check_protocol("activation", name, runtime)
-    return _registrar("activation", name, _named_builder(runtime), shape or same_width, replace=replace)
+    if output_shape is not None and shape is not None:
+        raise TypeError(f"activation {name!r}: pass output_shape=, and not the deprecated shape= too")
+    if shape is not None:
+        warnings.warn(f"activation {name!r}: register_activation(shape=...) takes a rule on widths, which is "
+                      "deprecated; pass output_shape=, a rule on shape tuples", DeprecationWarning, stacklevel=2)
+        output_shape = _last_axis_rule(shape)
+    return _registrar("activation", name, _named_builder(runtime), output_shape or same_shape, replace=replace)
+
+
+def _width_rule(name: str, rule: Callable[[Any, int], tuple[int, int]]) -> ShapeRule:
+    """A shape rule from a deprecated width rule: vectors only."""
+
+    def output_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+        if len(in_shape) != 1:
+            size = 1
+            for axis in in_shape:
+                size *= axis
+            raise ShapeProblem(f"{name} takes a vector of features, but receives {{input}}",
+                               hint=f'insert {{"type": "flatten"}} before it; it would then receive {size} features',
+                               code="needs-flatten")
+        out, count = rule(params, in_shape[0])
+        return (out,), count
+
+    return output_shape
+
+
+def _width_builder(build: Callable[..., Any]) -> Callable[..., Any]:
+    """A builder of the first language, which receives the width, not the shape."""
+
+    def builder(params: Any, in_shape: Shape, context: Any) -> Any:
+        return build(params, in_shape[0], context)
+
+    return builder
+
+
+def _last_axis_rule(rule: Callable[[Any, int], tuple[int, int]]) -> ShapeRule:
+    """A shape rule from a deprecated width rule of an activation: applied to the last axis."""
+
+    def output_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+        out, count = rule(params, in_shape[-1])
+        return (*in_shape[:-1], out), count
+
+    return output_shape
 
 
 def register_loss(name: str, *, runtime: type, targets: str = "regression",
@@ -96,7 +160,7 @@ def register_initializer(name: str, *, function: Callable[..., Any], replace: bo
     if not callable(function):
         raise TypeError(f"initializer {name!r}: function must be callable, got {function!r}")
 
-    def build(params: Component, in_features: int | None = None, context: Any = None) -> Callable[..., Any]:
+    def build(params: Component, in_shape: Any = None, context: Any = None) -> Callable[..., Any]:
         options = params.options()
         return lambda shape, rng, dtype: function(shape, rng, dtype, **options)
 
@@ -113,7 +177,7 @@ def register_optimizer(name: str, *, runtime: type, replace: bool = False) -> Ca
 
 def _registrar(kind: str, name: str, build: Callable[..., Any], shape: Callable | None, *,
                targets: str | None = None, example: Mapping[str, Any] | None = None,
-               replace: bool = False) -> Callable[[type], type]:
+               workspace: Callable[..., int] | None = None, replace: bool = False) -> Callable[[type], type]:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a component name must be a non-empty string, got {name!r}")
 
@@ -122,7 +186,7 @@ def _registrar(kind: str, name: str, build: Callable[..., Any], shape: Callable 
             raise TypeError(f"{kind} {name!r}: decorate a parameter model (a subclass of netspec.{kind.title()}), "
                             f"got {params!r}")
         params = _with_type_field(params, name)
-        REGISTRY.add(Entry(kind, name, params, build, shape, targets, dict(example or {})), replace=replace)
+        REGISTRY.add(Entry(kind, name, params, build, shape, targets, dict(example or {}), workspace), replace=replace)
         return params
 
     return decorate
@@ -149,7 +213,7 @@ def _check_protocol(kind: str, name: str, runtime: Any) -> None:
 def _named_builder(runtime: type) -> Callable[..., Any]:
     """Builder of a component whose runtime class takes its options and a ``name``."""
 
-    def build(params: Component, in_features: int, context: Any) -> Any:
+    def build(params: Component, in_shape: Shape, context: Any) -> Any:
         return runtime(**params.options(), name=context.name)
 
     return build
@@ -158,7 +222,7 @@ def _named_builder(runtime: type) -> Callable[..., Any]:
 def _options_builder(runtime: type) -> Callable[..., Any]:
     """Builder of a component whose runtime class takes its options as keywords."""
 
-    def build(params: Component, in_features: int | None = None, context: Any = None) -> Any:
+    def build(params: Component, in_shape: Any = None, context: Any = None) -> Any:
         return runtime(**params.options())
 
     return build

@@ -17,7 +17,7 @@ import numpy as np
 
 from .compile import DEFAULT_INIT, BuildContext
 from .errors import SpecError, spec_error
-from .registry import REGISTRY, Entry
+from .registry import REGISTRY, Entry, ShapeProblem, format_shape
 from .runtime.gradcheck import GradientCheck, check_layer, check_loss
 from .spec import Component
 
@@ -46,24 +46,47 @@ class GradientReport:
         return f"{self.kind} {self.name}: {verdict} (max relative error {self.error:.1e}; {details})"
 
 
-def check_gradients(component: str | Component, *, in_features: int = 4, samples: int = 5, seed: int = 0,
-                    tolerance: float = 1e-6) -> GradientReport:
+# The sample shapes a layer is tried on, in order, when none is given: a
+# vector, a sequence, an image; the first its shape rule accepts is used.
+TRIED_SHAPES = ((4,), (7, 3), (6, 5, 2))
+
+
+def check_gradients(component: str | Component, *, in_features: int = 4, in_shape: tuple[int, ...] | None = None,
+                    samples: int = 5, seed: int = 0, tolerance: float = 1e-6) -> GradientReport:
     """Compare ``component``'s backward pass with central differences.
 
     ``component`` is a registered name (built with its registered ``example``
     parameters, or its defaults) or a parameter model instance
-    (``Swish(beta=2)``). Raises :class:`SpecError` for an unknown name or a
-    component that needs parameters to be built."""
+    (``Swish(beta=2)``). A layer runs on samples of ``in_shape``; when it is
+    not given, on the first of :data:`TRIED_SHAPES` its shape rule accepts
+    (``(in_features,)`` first). A loss compares ``in_features`` outputs.
+    Raises :class:`SpecError` for an unknown name or a component that needs
+    parameters to be built."""
     entry, params = _resolve(component)
     rng = np.random.default_rng(seed)
     if entry.kind == "loss":
         checks = _check_loss(entry, params, in_features, samples, rng, tolerance)
     else:
-        out, _ = entry.shape(params, in_features) if entry.shape else (in_features, 0)
+        shape = tuple(in_shape) if in_shape is not None else _accepted_shape(entry, params, in_features)
         context = BuildContext(entry.name, np.dtype("float64"), rng, DEFAULT_INIT)
-        layer = entry.build(params, in_features, context)
-        checks = check_layer(layer, _away_from_kinks(rng, (samples, in_features)), rng, tolerance)
+        layer = entry.build(params, shape, context)
+        checks = check_layer(layer, _away_from_kinks(rng, (samples, *shape)), rng, tolerance)
     return GradientReport(entry.name, entry.kind, tuple(checks))
+
+
+def _accepted_shape(entry: Entry, params: Component, in_features: int) -> tuple[int, ...]:
+    """The first sample shape ``entry``'s shape rule accepts, or a SpecError naming the shapes tried."""
+    tried = ((in_features,), *TRIED_SHAPES[1:])
+    for shape in tried:
+        try:
+            if entry.shape is not None:
+                entry.shape(params, shape)
+            return shape
+        except ShapeProblem:
+            continue
+    raise spec_error((), "bad-shape", f'{entry.kind} "{entry.name}" refuses every sample shape tried '
+                     f"({', '.join(format_shape(s) for s in tried)})",
+                     "pass one it takes: check_gradients(..., in_shape=(...))")
 
 
 def check_all(names: list[str] | None = None, **options: Any) -> list[GradientReport]:

@@ -13,16 +13,15 @@ each can be silenced by its code (``--ignore relu-output-regression``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
+from . import geometry
 from .errors import WARNING, Diagnostic, Path
-from .spec import Activation, Component, GateData, SineData, SpiralData
+from .infer import LayerShape, Shapes
+from .registry import format_shape
+from .spec import Activation, Component, GateData, ShapesData, SineData, Spec, SpiralData, WavesData
 
-if TYPE_CHECKING:
-    from .infer import LayerShape, Shapes
-    from .spec import Spec
-
-Lint = Callable[["Spec", "Shapes"], Iterable[Diagnostic]]
+Lint = Callable[[Spec, Shapes], Iterable[Diagnostic]]
 LINTS: dict[str, Lint] = {}
 
 
@@ -39,7 +38,7 @@ def lint_rule(*codes: str) -> Callable[[Lint], Lint]:
     return decorate
 
 
-def lint(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
+def lint(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
     """Every lint's warnings for ``spec``, code by code in the order of :data:`LINTS`."""
     return [d for function in dict.fromkeys(LINTS.values()) for d in function(spec, shapes)]
 
@@ -52,7 +51,7 @@ def _warn(path: Path, code: str, message: str, hint: str | None = None) -> Diagn
 
 @lint_rule("crossentropy-without-softmax", "sigmoid-with-categorical-crossentropy", "softmax-with-logits",
            "binary-crossentropy-width", "binary-crossentropy-without-sigmoid", "relu-output-regression")
-def _loss_against_output(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
+def _loss_against_output(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
     """A loss that does not suit what the network's last step outputs, or how many outputs it has."""
     loss = spec.loss
     if loss is None:
@@ -90,13 +89,13 @@ def _expects_probabilities(words: str, kind: str, output: str, code: str) -> Dia
 
 # ---------------------------------------------------------------- the order of steps
 
-def _step(step: "LayerShape") -> str:
+def _step(step: LayerShape) -> str:
     """How a message names a step: ``layers[1] (relu_2)``."""
     return f"{step.where} ({step.name})"
 
 
 @lint_rule("activation-after-activation", "activation-after-softmax", "dense-collapse")
-def _order_of_steps(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
+def _order_of_steps(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
     """Steps that repeat or undo what the step before did, in one walk over the steps:
 
     - ``activation-after-activation``: two non-linear activations in a row
@@ -125,14 +124,14 @@ def _order_of_steps(spec: "Spec", shapes: "Shapes") -> list[Diagnostic]:
     return after_activation + after_softmax + collapsing
 
 
-def _after_activation(first: "LayerShape", second: "LayerShape") -> Diagnostic:
+def _after_activation(first: LayerShape, second: LayerShape) -> Diagnostic:
     return _warn(second.path, "activation-after-activation",
                  f"{_step(second)} comes right after another activation, {_step(first)}: "
                  f"{second.type}({first.type}(x)) is rarely meant, one activation between dense layers is enough",
                  "remove one of the two, or put a dense layer between them")
 
 
-def _after_softmax(first: "LayerShape", second: "LayerShape") -> Diagnostic:
+def _after_softmax(first: LayerShape, second: LayerShape) -> Diagnostic:
     return _warn(second.path, "activation-after-softmax",
                  f"{_step(second)} comes right after {_step(first)}: softmax already outputs probabilities "
                  f"(each in [0, 1], each row summing to 1), and {second.type} on top of them distorts them "
@@ -140,7 +139,7 @@ def _after_softmax(first: "LayerShape", second: "LayerShape") -> Diagnostic:
                  f"remove {second.where}; softmax belongs at the end of a classifier")
 
 
-def _collapse(step: "LayerShape", following: "LayerShape") -> Diagnostic:
+def _collapse(step: LayerShape, following: LayerShape) -> Diagnostic:
     return _warn(step.path, "dense-collapse",
                  f"{_step(step)} has no activation and feeds {_step(following)} directly: two linear "
                  f"maps in a row are one linear map ({step.in_features} → {following.out_features}), "
@@ -156,7 +155,7 @@ INIT_SCALE = (1e-4, 1.0)
 _SCALE_FIELDS = {"normal": ("std",), "uniform": ("low", "high")}
 
 
-def _initializers(spec: "Spec", shapes: "Shapes") -> list[tuple[Path, Component]]:
+def _initializers(spec: Spec, shapes: Shapes) -> list[tuple[Path, Component]]:
     """The spec's default initialiser and each layer's own, with their paths."""
     found = [(("init",), spec.init)] if spec.init is not None else []
     # step.params.__dict__, not getattr: a missing attribute is slow on pydantic models
@@ -165,7 +164,7 @@ def _initializers(spec: "Spec", shapes: "Shapes") -> list[tuple[Path, Component]
 
 
 @lint_rule("init-scale")
-def _init_scale(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
+def _init_scale(spec: Spec, shapes: Shapes) -> Iterator[Diagnostic]:
     """A ``normal`` std, or a ``uniform`` bound's magnitude, outside :data:`INIT_SCALE`.
 
     ``uniform`` always has low < high, so its scale is never 0 (all zeros is ``zeros``).
@@ -194,7 +193,7 @@ LEARNING_RATES = {"sgd": (1e-5, 10.0), "adam": (1e-6, 1.0), "rmsprop": (1e-6, 1.
 
 
 @lint_rule("learning-rate")
-def _learning_rate(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
+def _learning_rate(spec: Spec, shapes: Shapes) -> Iterator[Diagnostic]:
     """``train.optimizer.learning_rate`` outside its optimiser's range in :data:`LEARNING_RATES`."""
     optimizer = spec.train.optimizer if spec.train is not None else None
     if optimizer is None or optimizer.type not in LEARNING_RATES:
@@ -219,11 +218,13 @@ _SAMPLES: dict[type, Callable[[Any], int]] = {
     SpiralData: lambda data: data.points_per_class * data.classes,
     GateData: lambda data: 4,
     SineData: lambda data: data.samples,
+    ShapesData: lambda data: data.samples_per_class * data.classes,
+    WavesData: lambda data: data.samples_per_class * data.classes,
 }
 
 
 @lint_rule("too-large-for-data")
-def _too_large_for_data(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
+def _too_large_for_data(spec: Spec, shapes: Shapes) -> Iterator[Diagnostic]:
     """More than :data:`PARAMETERS_PER_SAMPLE` parameters per sample, or more than
     :data:`MAX_DENSE_LAYERS` dense layers, for a built-in dataset (whose size is
     known without loading it; data files are not looked at)."""
@@ -245,3 +246,39 @@ def _too_large_for_data(spec: "Spec", shapes: "Shapes") -> Iterator[Diagnostic]:
                     f'{dense} dense layers (over {MAX_DENSE_LAYERS}) for {samples:,} samples of "{name}": '
                     "a plain stack this deep trains poorly, its gradients vanish or explode",
                     "a few dense layers are enough for data of this size")
+
+
+# ---------------------------------------------------------------- windows
+
+_AXES = {1: ("position", "positions"), 2: ("row", "rows"), 3: ("column", "columns")}
+
+
+@lint_rule("drops-edge")
+def _drops_edge(spec: Spec, shapes: Shapes) -> Iterator[Diagnostic]:
+    """A convolution or pooling layer with ``"valid"`` padding whose windows,
+    by their size or stride, never reach the last rows or columns of its input."""
+    for step in shapes.layers:
+        window = getattr(step.params, "window", None)  # convolution and pooling layers have one
+        if window is None or len(step.in_shape) != step.params.rank + 1:
+            continue
+        kernel, strides, dilation, padding = window()
+        spatial = step.in_shape[:-1]
+        lost = [geometry.dropped(size, k, s, padding, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)]
+        if any(lost):
+            size = f"{format_shape(spatial)} input" if len(spatial) > 1 else f"input of length {spatial[0]}"
+            yield _warn(step.path, "drops-edge",
+                        f"{_step(step)} drops {_lost_words(lost)} of its {size}: no {format_shape(kernel)} "
+                        f"{step.params.what} at strides of {format_shape(strides)} reads there",
+                        'use "padding": "same" to read every value, or a kernel, stride or input size that fit together')
+
+
+def _lost_words(lost: list[int]) -> str:
+    """``the last 2 rows and columns``, ``the last row and 3 columns``, ``the last 2 positions``."""
+    if len(lost) == 1:
+        one, many = _AXES[1]
+        return f"the last {one}" if lost[0] == 1 else f"the last {lost[0]} {many}"
+    rows, columns = lost
+    if rows == columns:
+        return "the last row and column" if rows == 1 else f"the last {rows} rows and columns"
+    parts = [(count, *_AXES[axis]) for axis, count in ((2, rows), (3, columns)) if count]
+    return "the last " + " and ".join(one if count == 1 else f"{count} {many}" for count, one, many in parts)

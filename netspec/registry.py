@@ -5,12 +5,17 @@ A component is a small, complete unit registered once under a ``kind`` and a
 
 - its **parameter model**, a :class:`netspec.spec.Component` subclass (what a
   spec may say about it; validated, listed in the JSON Schema);
-- its **shape rule** (layers and activations): ``shape(params, in_features)``
-  returns ``(out_features, parameter_count)`` and raises
-  :class:`ShapeProblem` when the input width cannot work;
-- its **builder**: ``build(params, in_features, context)`` returns the plain
+- its **shape rule** (layers and activations): ``shape(params, in_shape)``
+  takes the shape of one sample (a tuple without the batch axis,
+  channels-last: ``(features,)``, ``(length, channels)`` or ``(height, width,
+  channels)``), returns ``(out_shape, parameter_count)`` and raises
+  :class:`ShapeProblem` when the input shape cannot work;
+- its **builder**: ``build(params, in_shape, context)`` returns the plain
   NumPy runtime object (layers, activations, losses, optimizers) or, for
   initialisers, the array-making function;
+- for layers that need scratch memory beyond their output (a convolution's
+  window matrix), ``workspace(params, in_shape, out_shape)``: the values per
+  sample it holds, so memory budgets count it;
 - for losses, the ``targets`` they take (``categorical``, ``binary`` or
   ``regression``); for layers, an ``example`` of parameters to build one with.
 
@@ -29,23 +34,41 @@ from typing import Any, Callable
 KINDS = ("layer", "activation", "loss", "initializer", "optimizer")
 
 
-class ShapeProblem(Exception):
-    """Raised by a shape rule: the layer cannot take ``in_features`` inputs.
+Shape = tuple[int, ...]
+ShapeRule = Callable[[Any, Shape], tuple[Shape, int]]
 
-    ``message`` is plain words; ``field`` names the parameter at fault, when
-    one is (it extends the diagnostic's path); ``hint`` says how to fix it.
+
+class ShapeProblem(Exception):
+    """Raised by a shape rule: the layer cannot take the input shape that arrives.
+
+    ``message`` is plain words; in it, ``{input}`` stands for where the shape
+    comes from, as inference words it ("the 3×3 output of max_pool2d_2", "the
+    28×28×1 input"). ``field`` names the parameter at fault, when one is (it
+    extends the diagnostic's path); ``hint`` says how to fix it; ``code`` is
+    the diagnostic's stable code (``bad-shape`` when not given). ``assume``:
+    the output shape the layer would give once fixed (a dense layer's
+    ``(neurons,)``), so that inference checks the layers after it; without
+    it, they are checked against the input shape.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None,
+                 code: str = "bad-shape", assume: tuple[int, ...] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.hint = hint
+        self.code = code
+        self.assume = assume
 
 
-def same_width(params: Any, in_features: int) -> tuple[int, int]:
-    """The shape rule of element-wise components: width unchanged, no parameters."""
-    return in_features, 0
+def format_shape(shape: Shape) -> str:
+    """A sample's shape as people read it: ``26×26×32``, ``784``."""
+    return "×".join(str(size) for size in shape)
+
+
+def same_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+    """The shape rule of element-wise components: shape unchanged, no parameters."""
+    return in_shape, 0
 
 
 @dataclass(frozen=True)
@@ -56,9 +79,10 @@ class Entry:
     name: str
     params: type
     build: Callable[..., Any]
-    shape: Callable[[Any, int], tuple[int, int]] | None = None
+    shape: ShapeRule | None = None
     targets: str | None = None
     example: dict[str, Any] = field(default_factory=dict)
+    workspace: Callable[[Any, Shape, Shape], int] | None = None
 
     @property
     def summary(self) -> str:
@@ -77,7 +101,7 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._listeners: list[Callable[[], None]] = []
-        self._shape_rules: dict[str, Callable[[Any, int], tuple[int, int]] | None] | None = None
+        self._shape_rules: dict[str, ShapeRule | None] | None = None
 
     def add(self, entry: Entry, *, replace: bool = False) -> Entry:
         if entry.kind not in KINDS:
@@ -115,7 +139,7 @@ class Registry:
     def get(self, kind: str, name: str) -> Entry | None:
         return self._entries[kind].get(name)
 
-    def shape_rules(self) -> dict[str, Callable[[Any, int], tuple[int, int]] | None]:
+    def shape_rules(self) -> dict[str, ShapeRule | None]:
         """The shape rule of every layer type, by name (``None`` for a layer without one).
         Inference looks one up for every step, so the table is made once per
         change of the registry; callers must not modify it."""

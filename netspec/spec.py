@@ -32,6 +32,7 @@ from pydantic import (
     Tag,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 from pydantic_core import core_schema
 
@@ -171,7 +172,7 @@ def _object_to_name(value: Any, handler: Any) -> Any:
     return data["type"] if isinstance(data, dict) and list(data) == ["type"] else data
 
 
-def _list_to_tuple(value: Any) -> Any:
+def list_to_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -180,7 +181,7 @@ def shorthand(kind: str) -> Any:
     return Annotated[Component, AnyOf(kind, bare_names=True)]
 
 
-LayerList = Annotated[tuple[Annotated[Layer, AnyOf("layer")], ...], BeforeValidator(_list_to_tuple)]
+LayerList = Annotated[tuple[Annotated[Layer, AnyOf("layer")], ...], BeforeValidator(list_to_tuple)]
 
 
 def _features_to_input(value: Any) -> Any:
@@ -195,11 +196,44 @@ class _FeaturesShorthand:
         return {"anyOf": [handler(schema), {"type": "integer", "exclusiveMinimum": 0}]}
 
 
-class Input(Component):
-    """The network's input: ``features`` columns per sample (``2`` is short for ``{"features": 2}``)."""
+MAX_RANK = 3  # (features,), (length, channels), (height, width, channels)
 
+
+class Input(Component):
+    """The shape of one sample, without the batch axis, channels-last:
+    ``{"shape": [28, 28, 1]}`` for images (height, width, channels),
+    ``{"shape": [100, 8]}`` for sequences (length, channels), and
+    ``{"features": 2}`` (or ``{"shape": [2]}``, or just ``2``) for vectors.
+
+    ``shape`` is always set once checked; ``features`` is the width of a
+    vector input, ``None`` for tensors. The canonical form writes
+    ``{"features": N}`` for vectors and ``{"shape": [...]}`` otherwise.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [  # one of the two, the other absent or null
+        {"required": ["features"], "properties": {"features": {"type": "integer"}, "shape": {"type": "null"}}},
+        {"required": ["shape"], "properties": {"shape": {"type": "array"}, "features": {"type": "null"}}}]})
     positional: ClassVar[tuple[str, ...]] = ("features",)
-    features: PositiveInt
+    features: Optional[PositiveInt] = None
+    shape: Optional[Annotated[tuple[PositiveInt, ...], Field(min_length=1, max_length=MAX_RANK),
+                              BeforeValidator(list_to_tuple)]] = None
+
+    @model_validator(mode="after")
+    def _one_of_features_or_shape(self) -> "Input":
+        if self.features is None and self.shape is None:
+            raise ValueError('input needs "features" (a vector of N numbers) or "shape" ([height, width, channels], '
+                             "[length, channels] or [N])")
+        if self.features is not None and self.shape is not None:
+            raise ValueError('give input either "features" or "shape", not both ("features": N is "shape": [N])')
+        if self.shape is None:
+            object.__setattr__(self, "shape", (self.features,))
+        elif len(self.shape) == 1:
+            object.__setattr__(self, "features", self.shape[0])
+        return self
+
+    @model_serializer(mode="plain")
+    def _canonical_input(self) -> dict[str, Any]:
+        return {"features": self.shape[0]} if len(self.shape) == 1 else {"shape": list(self.shape)}
 
 
 class EarlyStopping(Component):
@@ -224,11 +258,11 @@ class Train(Component):
     shuffle: bool = True
     seed: Optional[int] = Field(default=None, ge=0, le=2**32 - 1)
     validation_split: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
-    metrics: Annotated[tuple[Literal["accuracy", "mae"], ...], BeforeValidator(_list_to_tuple)] = ()
+    metrics: Annotated[tuple[Literal["accuracy", "mae"], ...], BeforeValidator(list_to_tuple)] = ()
     early_stopping: Optional[EarlyStopping] = None
 
 
-DATASETS = ("spiral", "xor", "and", "or", "nand", "sine")
+DATASETS = ("spiral", "xor", "and", "or", "nand", "sine", "shapes", "waves")
 
 
 class SpiralData(Component):
@@ -254,6 +288,30 @@ class SineData(Component):
     samples: PositiveInt = Field(default=1000, le=100_000_000)
 
 
+class ShapesData(Component):
+    """Grayscale ``size``×``size`` images of ``classes`` kinds of filled shape
+    (square, disc, triangle, cross, ring), ``samples_per_class`` of each, for convolutions."""
+
+    dataset: Literal["shapes"]
+    samples_per_class: PositiveInt = Field(default=200, le=10_000_000)
+    size: int = Field(default=16, ge=8, le=1024)
+    classes: int = Field(default=3, ge=2, le=5)
+    noise: float = Field(default=0.1, ge=0, allow_inf_nan=False)
+    seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class WavesData(Component):
+    """Sequences of ``length`` steps, one channel, of ``classes`` kinds of wave
+    (sine, square, sawtooth, triangle), ``samples_per_class`` of each, for 1-D convolutions."""
+
+    dataset: Literal["waves"]
+    samples_per_class: PositiveInt = Field(default=200, le=10_000_000)
+    length: int = Field(default=64, ge=16, le=1_000_000)
+    classes: int = Field(default=3, ge=2, le=4)
+    noise: float = Field(default=0.1, ge=0, allow_inf_nan=False)
+    seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+
+
 class FileData(Component):
     """A ``.csv``, ``.npy`` or ``.npz`` file, relative to the spec's folder.
     ``label``: the CSV label column (a header name or an index; default the last)."""
@@ -276,6 +334,8 @@ DataSection = Annotated[
         Annotated[GateData, Tag("xor")], Annotated[GateData, Tag("and")],
         Annotated[GateData, Tag("or")], Annotated[GateData, Tag("nand")],
         Annotated[SineData, Tag("sine")],
+        Annotated[ShapesData, Tag("shapes")],
+        Annotated[WavesData, Tag("waves")],
         Annotated[FileData, Tag("file")],
     ],
     Discriminator(data_tag, custom_error_type="unknown-dataset",

@@ -84,7 +84,8 @@ def test_summary_table(capsys):
     code, out, _ = run(capsys, "summary", EXAMPLES / "tutorial.json")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["layer", "type", "shape", "parameters"]
+    assert lines[0].split() == ["layer", "type", "output", "shape", "parameters"]
+    assert lines[2].split() == ["input", "input", "2", "0"]
     assert any(line.split()[:2] == ["dense_1", "dense"] and line.split()[-1] == "9" for line in lines)
     assert lines[-1] == "total parameters: 21"
 

@@ -32,7 +32,7 @@ DOC_FOLDER = "/home/me/nets"
 SPEC_SUFFIXES = {"json": ".json", "yaml": ".yaml"}
 
 # Calls whose string arguments that look like codes are codes.
-EMITTERS = {"Diagnostic", "_problem", "_fail", "_warn", "lint_rule", "spec_error"}
+EMITTERS = {"Diagnostic", "ShapeProblem", "_problem", "_fail", "_warn", "lint_rule", "spec_error"}
 CODE_LIKE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
 

@@ -1,7 +1,9 @@
-"""Stage 3: widths, parameter counts, shape errors and lints, without allocating."""
+"""Stage 3: shapes, parameter counts and shape errors, without allocating; and
+the lints, which run on what it infers."""
 
 import pytest
 
+import netspec
 from netspec.check import check
 from netspec.errors import format_path
 from netspec.infer import infer, layer_names, steps
@@ -12,6 +14,11 @@ def spec_of(layers, features=2, **extra):
     spec, found = check({"input": {"features": features}, "layers": layers, **extra})
     assert found == [], found
     return spec
+
+
+def linted(spec, ignore=()):
+    """Inference and then the lints, as validation runs them."""
+    return netspec.validate(spec, ignore=ignore).shapes
 
 
 def codes(shapes):
@@ -69,14 +76,15 @@ def test_softmax_over_one_unit_is_an_error():
      ("loss", "sigmoid-with-categorical-crossentropy")),
 ])
 def test_loss_against_output_lints_are_warnings(layers, loss, expected):
-    shapes = infer(spec_of(layers, loss=loss))
+    shapes = linted(spec_of(layers, loss=loss))
     assert shapes.errors == []
     assert (*expected, "warning") in codes(shapes)
 
 
 def test_lints_can_be_ignored_by_code():
     spec = spec_of([{"type": "dense", "neurons": 3}], loss="categorical_crossentropy")
-    assert infer(spec, ignore=["crossentropy-without-softmax"]).diagnostics == ()
+    assert linted(spec).diagnostics != ()
+    assert linted(spec, ignore=["crossentropy-without-softmax"]).diagnostics == ()
 
 
 def test_sensible_networks_have_no_lints():
@@ -86,7 +94,7 @@ def test_sensible_networks_have_no_lints():
         ([{"type": "dense", "neurons": 1, "activation": "sigmoid"}], "binary_crossentropy"),
         ([{"type": "dense", "neurons": 4, "activation": "relu"}, {"type": "dense", "neurons": 1}], "mse"),
     ]:
-        assert infer(spec_of(layers, loss=loss)).diagnostics == ()
+        assert linted(spec_of(layers, loss=loss)).diagnostics == ()
 
 
 def test_parameter_budget_is_checked_before_allocation():
@@ -138,15 +146,37 @@ def test_shape_rules_follow_the_registry(clean_registry):
     assert infer(spec).layers[0].out_features == 3
     saved = clean_registry.snapshot()
 
-    @register_layer("doubling", build=lambda params, width, context: None, shape=lambda params, width: (2 * width, 0))
+    @register_layer("doubling", build=lambda params, shape, context: None,
+                    output_shape=lambda params, shape: ((*shape[:-1], 2 * shape[-1]), 0))
     class Doubling(Layer):
-        """Twice as wide."""
+        """Twice as many channels."""
 
-    assert [s.out_features for s in infer(spec_of([{"type": "doubling"}, {"type": "doubling"}])).layers] == [4, 8]
+    assert [s.out_shape for s in infer(spec_of([{"type": "doubling"}, {"type": "doubling"}])).layers] == [(4,), (8,)]
     clean_registry.restore(saved)
     assert "doubling" not in clean_registry.shape_rules()
 
 
+def test_a_width_rule_of_the_first_language_still_works_on_vectors_and_asks_for_flatten_on_tensors(clean_registry):
+    from netspec import Layer, register_layer
+
+    with pytest.warns(DeprecationWarning, match="output_shape="):
+        @register_layer("widening", build=lambda params, width, context: width, shape=lambda params, width: (2 * width, 0))
+        class Widening(Layer):
+            """Twice as wide."""
+
+    assert [s.out_shape for s in infer(spec_of([{"type": "widening"}, {"type": "widening"}])).layers] == [(4,), (8,)]
+    spec, found = check({"input": {"shape": [3, 3, 1]}, "layers": [{"type": "widening"}]})
+    [d] = infer(spec).errors
+    assert (d.where, d.code) == ("layers[0]", "needs-flatten")
+    assert d.message == "layers[0] (widening_1): widening takes a vector of features, but receives the 3×3×1 input"
+    assert "it would then receive 9 features" in d.hint
+    entry = clean_registry.get("layer", "widening")
+    assert entry.build(None, (5,), None) == 5  # the builder still receives the width
+
+
 def test_table_lists_every_layer_and_the_total():
     table = infer(spec_of([{"type": "dense", "neurons": 3}, {"type": "softmax"}])).table()
-    assert "dense_1" in table and "2 → 3" in table and "total parameters: 9" in table
+    rows = [line.split() for line in table.splitlines()]
+    assert rows[0] == ["layer", "type", "output", "shape", "parameters"]
+    assert rows[2:5] == [["input", "input", "2", "0"], ["dense_1", "dense", "3", "9"], ["softmax_1", "softmax", "3", "0"]]
+    assert rows[-1] == ["total", "parameters:", "9"]

@@ -23,6 +23,7 @@ from hypothesis_jsonschema import from_schema
 
 import netspec
 from netspec.check import check
+from netspec.codes import CODES
 from netspec.errors import SpecError
 from netspec.read import read
 
@@ -31,7 +32,7 @@ SCHEMA = netspec.json_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 # Codes of inference: rules on widths and budgets that JSON Schema cannot state.
-SHAPE_CODES = {"shape-mismatch", "bad-width", "too-many-parameters", "too-much-memory"}
+SHAPE_CODES = {c.code for c in CODES.values() if c.stage == "infer"}  # what JSON Schema cannot express
 
 # Rules across fields, checked by the models but not expressible in (or not
 # written into) the schema: (code, words of the message). Each is a place where

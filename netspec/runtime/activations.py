@@ -1,8 +1,8 @@
 """Activation functions, in plain NumPy.
 
-Each activation is applied elementwise (Softmax: per row) and keeps the shape
-and dtype of its inputs: inputs (n, k) -> output (n, k), ``dvalues`` (n, k) ->
-``dinputs`` (n, k). They follow the runtime protocol of
+Each activation is applied elementwise (Softmax: along the last axis) and
+keeps the shape and dtype of its inputs, of any rank: inputs (n, ..., k) ->
+output (n, ..., k), ``dvalues`` -> ``dinputs`` of the same shape. They follow the runtime protocol of
 :mod:`netspec.runtime.layers` and have no parameters. Where the derivative has
 a kink, the value chosen is the one PyTorch uses.
 
@@ -26,7 +26,8 @@ def sigmoid(inputs: np.ndarray) -> np.ndarray:
 
 
 def softmax(inputs: np.ndarray) -> np.ndarray:
-    """Row-wise ``exp(x - max(x)) / sum(exp(x - max(x)))`` for inputs (n, k).
+    """``exp(x - max(x)) / sum(exp(x - max(x)))`` along the last axis: per row
+of inputs (n, k), per position of a sequence or an image (n, ..., k).
 
     Subtracting the row max keeps every exponent <= 0, so exp never overflows
     and each row's sum is at least 1: rows sum to 1 and never hold NaN for
@@ -35,11 +36,11 @@ def softmax(inputs: np.ndarray) -> np.ndarray:
     right answer, 0; that warning is silenced.
     """
     with np.errstate(over="ignore"):
-        exp_values = inputs - np.max(inputs, axis=1, keepdims=True)
+        exp_values = inputs - np.max(inputs, axis=-1, keepdims=True)
         if exp_values.dtype.kind != "f":  # integer inputs: exp is float64, as np.exp gives
             exp_values = exp_values.astype(np.float64)
         np.exp(exp_values, out=exp_values)
-    exp_values /= np.sum(exp_values, axis=1, keepdims=True)
+    exp_values /= np.sum(exp_values, axis=-1, keepdims=True)
     return exp_values
 
 
@@ -161,11 +162,12 @@ class Tanh(Activation):
 
 
 class Softmax(Activation):
-    """``output = exp(x - max(x)) / sum(exp(x - max(x)))`` per row of inputs (n, k).
+    """``output = exp(x - max(x)) / sum(exp(x - max(x)))`` along the last axis
+    (per row of inputs (n, k); per position for (n, ..., k)).
 
     Backward is the Jacobian-vector product of each row, ``J = diag(y) - y yᵀ``
     applied to ``dvalues``, vectorized over rows:
-    ``dinputs = y * (dvalues - sum(dvalues * y, axis=1, keepdims=True))``.
+    ``dinputs = y * (dvalues - sum(dvalues * y, axis=-1, keepdims=True))``.
     """
 
     def __init__(self, name: str = "softmax"):
@@ -178,7 +180,7 @@ class Softmax(Activation):
 
     def backward(self, dvalues: np.ndarray) -> np.ndarray:
         y = self.output
-        self.dinputs = y * (dvalues - np.sum(dvalues * y, axis=1, keepdims=True))
+        self.dinputs = y * (dvalues - np.sum(dvalues * y, axis=-1, keepdims=True))
         return self.dinputs
 
 

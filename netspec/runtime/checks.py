@@ -27,15 +27,30 @@ KINDS = ("categorical", "binary", "regression")
 ROW_SUM_TOLERANCE = 1e-3
 
 
-def as_inputs(X, features: int, dtype) -> np.ndarray:
-    """``X`` as a C-contiguous ``(samples, features)`` array of ``dtype``.
+def as_inputs(X, shape: int | tuple[int, ...], dtype) -> np.ndarray:
+    """``X`` as a C-contiguous ``(samples, *shape)`` array of ``dtype``.
 
-    ``X`` must be 2-D with ``features`` columns and at least one row. A 1-D
-    vector is refused rather than guessed at: with one feature it could be one
-    sample or many, so the message says to write ``X.reshape(1, -1)`` (one
-    sample) or ``X.reshape(-1, 1)`` (one feature).
+    ``shape`` is one sample's shape, without the batch axis (an int is a
+    vector's width). ``X`` must have one more axis, the samples, and at least
+    one of them. For vectors a 1-D ``X`` is refused rather than guessed at:
+    with one feature it could be one sample or many, so the message says to
+    write ``X.reshape(1, -1)`` (one sample) or ``X.reshape(-1, 1)`` (one
+    feature). For tensors the message names both shapes, and how to add a
+    missing channel axis or batch axis.
     """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
     X = _numeric(X, "X")
+    if len(shape) == 1:
+        _check_vectors(X, shape[0])
+    elif X.shape[1:] != shape or X.ndim != len(shape) + 1:
+        raise DataError(f"X has shape {X.shape}; expected (samples, {', '.join(map(str, shape))})"
+                        + _tensor_hint(X.shape, shape))
+    if X.shape[0] == 0:
+        raise DataError(f"X has no rows (shape {X.shape}); expected at least one sample")
+    return _finite(X, "X", dtype)
+
+
+def _check_vectors(X: np.ndarray, features: int) -> None:
     if X.ndim != 2:
         hint = " -- for one sample write X.reshape(1, -1), for one feature X.reshape(-1, 1)"
         raise DataError(
@@ -46,9 +61,20 @@ def as_inputs(X, features: int, dtype) -> np.ndarray:
         raise DataError(
             f"X has {X.shape[1]} columns but the network's input expects {features} features"
         )
-    if X.shape[0] == 0:
-        raise DataError(f"X has no rows (shape {X.shape}); expected at least one sample")
-    return _finite(X, "X", dtype)
+
+
+def _tensor_hint(got: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    """How to turn an array of shape ``got`` into samples of ``shape``, when it is clear."""
+    if got == shape:
+        return " -- for one sample write X[None]"
+    if got[1:] == shape[:-1] and shape[-1] == 1:
+        return " -- add the channel axis with X[..., None]"
+    if len(got) == len(shape) + 1 and sorted(got[1:]) == sorted(shape):
+        return " -- the network is channels-last: move the channel axis to the end (e.g. X.transpose(0, 2, 3, 1))"
+    size = int(np.prod(shape))
+    if got and int(np.prod(got[1:])) == size:
+        return f" -- reshape with X.reshape(-1, {', '.join(map(str, shape))})"
+    return ""
 
 
 def as_targets(y, *, kind: str, outputs: int, samples: int, dtype) -> np.ndarray:

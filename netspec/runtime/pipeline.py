@@ -43,10 +43,10 @@ class TrainingState:
 class Pipeline:
     """A network compiled from a spec: ``layers`` run in order, then ``loss_function``.
 
-    - ``forward(X)`` -> output (n, output_features);
+    - ``forward(X)`` -> output (n, *output_shape), for X of (n, *input_shape);
     - ``loss(X, y)`` -> the mean loss of the forward pass;
     - ``predict(X)`` -> class indices (n,) for classification, 0/1 labels for
-      binary outputs, values (n, output_features) otherwise;
+      binary outputs, values (n, *output_shape) otherwise;
     - ``parameters()`` -> every trainable array, in layer order;
     - ``summary()`` -> the layer table (the same as ``netspec summary``);
     - ``fit(X, y, **overrides)`` -> a :class:`History`; ``evaluate(X, y)``;
@@ -57,8 +57,8 @@ class Pipeline:
     the spec's ``train`` section (Adam and the defaults when it has none).
     """
 
-    def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_features: int,
-                 output_features: int, dtype: np.dtype, task: str, spec: dict, summary: str,
+    def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_shape: tuple[int, ...],
+                 output_shape: tuple[int, ...], dtype: np.dtype, task: str, spec: dict, summary: str,
                  warnings: Sequence[Any] = (), optimizer: Any = None,
                  training: TrainingConfig = TrainingConfig()):
         self.layers = list(layers)
@@ -66,8 +66,8 @@ class Pipeline:
         self.optimizer = optimizer
         self.training = training
         self.state = TrainingState()
-        self.input_features = input_features
-        self.output_features = output_features
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(output_shape)
         self.dtype = np.dtype(dtype)
         self.task = task
         self.spec = spec
@@ -75,13 +75,23 @@ class Pipeline:
         self._summary = summary
 
     @property
+    def input_features(self) -> int:
+        """Values per sample of the input (the width, for a vector input)."""
+        return int(np.prod(self.input_shape))
+
+    @property
+    def output_features(self) -> int:
+        """Values per sample of the output (the width, for a vector output)."""
+        return int(np.prod(self.output_shape))
+
+    @property
     def output(self) -> np.ndarray | None:
         """The last layer's output from the latest forward pass."""
         return self.layers[-1].output if self.layers else None
 
     def forward(self, X: Any, training: bool = False) -> np.ndarray:
-        """Check ``X`` (n, input_features), run every layer on it, return the output."""
-        return self.run(as_inputs(X, self.input_features, self.dtype), training)
+        """Check ``X`` (n, *input_shape), run every layer on it, return the output."""
+        return self.run(as_inputs(X, self.input_shape, self.dtype), training)
 
     def run(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Run every layer on an already checked array (the hot path of training)."""
@@ -126,7 +136,7 @@ class Pipeline:
         if self.loss_function is None:
             raise _no_loss()
         config = self.training.with_overrides(**overrides)
-        X = as_inputs(X, self.input_features, self.dtype)
+        X = as_inputs(X, self.input_shape, self.dtype)
         return fit(self, X, self.targets(y, len(X)), config, verbose=verbose, stream=stream, on_epoch=on_epoch)
 
     def evaluate(self, X: Any, y: Any, metrics: Sequence[str] | None = None) -> dict[str, float]:
