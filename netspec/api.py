@@ -19,7 +19,7 @@ from .lints import lint
 from .read import Document, read
 from .runtime import checkpoint
 from .runtime.pipeline import Pipeline
-from .spec import Spec
+from .spec import STAGES, Spec
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,6 @@ def _located(found: Iterable[Diagnostic], document: Document | None) -> list[Dia
     if document is None or not (document.positions or document.file):
         return found  # a dict source: there is no position or file to add
     return [document.locate(d) for d in found]
+
+
+STAGES.validate, STAGES.load = validate, load  # what Spec(...), Spec.replace and Spec.with_ run

@@ -23,6 +23,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .registry import REGISTRY
 from .spec import (
     DATASETS,
+    STAGES,
     Component,
     EarlyStopping,
     FileData,
@@ -422,3 +423,6 @@ def _missing_hint(key: str, parent: Any) -> str | None:
     if key in ("input", "layers"):
         return {"input": 'add "input": {"features": N}', "layers": 'add "layers": [...]'}[key]
     return None
+
+
+STAGES.diagnose = diagnostics_from  # the builder API converts Pydantic's errors as check does

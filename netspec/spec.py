@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, ClassVar, Literal, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, ClassVar, Literal, Optional, Sequence, Union
 
 import yaml
 from pydantic import (
@@ -43,10 +44,30 @@ LANGUAGE_VERSION = "1"
 SCHEMA_ID = "urn:netspec:schema:1"
 
 
+def _stage_missing(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("import netspec (or netspec.api) before building specs from Python")
+
+
 def _require_type(schema: dict[str, Any]) -> None:
     """JSON Schema: ``type`` is the tag, so a spec must always write it."""
     if "type" in schema.get("properties", {}):
         schema["required"] = ["type", *(k for k in schema.get("required", []) if k != "type")]
+
+
+@dataclass
+class Stages:
+    """What the builder API needs from the stages that come after this module:
+    ``diagnose`` (Pydantic's errors as diagnostics, from :mod:`netspec.check`)
+    and ``validate`` and ``load`` (from :mod:`netspec.api`). Those modules set
+    them when they are imported, so that this module, which they import,
+    never imports them: the stages import only downward."""
+
+    diagnose: Callable[..., list] = _stage_missing
+    validate: Callable[..., Any] = _stage_missing
+    load: Callable[..., Any] = _stage_missing
+
+
+STAGES = Stages()
 
 
 class Component(BaseModel):
@@ -81,9 +102,7 @@ class Component(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            from .check import diagnostics_from
-
-            raise SpecError(diagnostics_from(exc, data, type(self))) from None
+            raise SpecError(STAGES.diagnose(exc, data, type(self))) from None
 
     # Validation from trees builds instances without calling __init__ (as RootModel does).
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
@@ -370,9 +389,7 @@ class Spec(Component):
         """Build a spec from Python values, validated like a file: structure,
         shapes and rules. Raises :class:`~netspec.errors.SpecError`."""
         super().__init__(*args, **data)
-        from .api import validate
-
-        validate(self).raise_for_errors()
+        STAGES.validate(self).raise_for_errors()
 
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
@@ -418,9 +435,7 @@ class Spec(Component):
 
 
 def _load(tree: dict[str, Any]) -> "Spec":
-    from .api import load
-
-    return load(tree)
+    return STAGES.load(tree)
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
