@@ -171,6 +171,22 @@ def test_plugins_register_through_entry_points(plugin_path):
                                {"type": "dense", "neurons": 1}]})
     assert spec.loss.delta == 0.5
     assert ns.check_gradients("swish").ok and ns.check_gradients("huber").ok
+    assert ns.check_gradients("channel_scale").ok
+    assert ns.check_gradients("channel_scale", in_shape=(4, 4, 3)).ok
+
+
+def test_a_plugin_layer_has_a_shape_rule_on_tensors(plugin_path):
+    plugins.load_plugins()
+    tree = {"input": {"shape": [6, 6, 3]}, "layers": [{"type": "conv2d", "filters": 5, "kernel_size": 3},
+                                                       {"type": "channel_scale", "initial": 0.5}]}
+    shapes = ns.infer(tree)
+    assert (shapes.layers[1].out_shape, shapes.layers[1].parameters) == ((4, 4, 5), 5)
+    out = ns.compile(tree).forward(np.ones((2, 6, 6, 3)))
+    assert out.shape == (2, 4, 4, 5)
+    [d] = ns.validate({"input": 5000, "layers": [{"type": "channel_scale"}]}).errors
+    assert (d.where, d.code) == ("layers[0]", "bad-shape")
+    assert d.message == ("layers[0] (channel_scale_1): channel_scale takes at most 4096 channels, "
+                         "but receives the input's 5,000 features")
 
 
 def test_a_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, clean_registry):

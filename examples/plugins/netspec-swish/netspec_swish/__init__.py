@@ -1,6 +1,7 @@
-"""An example netspec plugin: the swish activation and the Huber loss.
+"""An example netspec plugin: the swish activation, the Huber loss, and a
+``channel_scale`` layer with parameters and a shape rule.
 
-Importing this module registers both; netspec imports it through the
+Importing this module registers them; netspec imports it through the
 ``netspec.components`` entry point declared in ``pyproject.toml``.
 """
 
@@ -60,3 +61,50 @@ class Huber(netspec.Loss):
     """Huber loss: squared error near the target, absolute error far from it."""
 
     delta: float = 1.0
+
+
+class ChannelScaleRuntime:
+    """``output = inputs · scale``, one learnt factor per channel (the last axis), on any rank.
+
+    Backward: ``dinputs = dvalues · scale``; ``dscale`` sums ``dvalues · inputs``
+    over every axis but the last."""
+
+    def __init__(self, scale: np.ndarray, name: str = "channel_scale"):
+        self.scale = scale
+        self.name = name
+
+    def forward(self, inputs: np.ndarray, training: bool = False) -> np.ndarray:
+        self.inputs = inputs
+        self.output = inputs * self.scale
+        return self.output
+
+    def backward(self, dvalues: np.ndarray) -> np.ndarray:
+        self.dscale = (dvalues * self.inputs).reshape(-1, self.scale.shape[0]).sum(axis=0)
+        self.dinputs = dvalues * self.scale
+        return self.dinputs
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.scale]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [self.dscale]
+
+
+def _channel_scale_shape(params: "ChannelScale", in_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """The shape rule, on the shape of one sample: the shape is kept; one parameter per channel."""
+    if in_shape[-1] > 4096:
+        raise netspec.ShapeProblem("channel_scale takes at most 4096 channels, but receives {input}",
+                                   hint="scale fewer channels, or put a dense layer before it")
+    return in_shape, in_shape[-1]
+
+
+def _channel_scale_build(params: "ChannelScale", in_shape: tuple[int, ...], context) -> ChannelScaleRuntime:
+    scale = np.full(in_shape[-1], params.initial, dtype=context.dtype)
+    return ChannelScaleRuntime(scale, name=context.name)
+
+
+@netspec.register_layer("channel_scale", build=_channel_scale_build, output_shape=_channel_scale_shape)
+class ChannelScale(netspec.Layer):
+    """One learnt factor per channel (the last axis), starting at ``initial``."""
+
+    initial: float = 1.0
