@@ -25,7 +25,7 @@ from .gradients import check_all
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import LINTS
 from .plugins import load_plugins
-from .registry import KINDS, REGISTRY
+from .registry import KINDS, REGISTRY, format_shape
 from .runtime.checks import check_forward_memory
 from .schema import json_schema_text
 from .sweeps import Folder, load_grid, sweep, train_variant
@@ -142,7 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     pipeline, X, y, source = prepared
     output = pipeline.forward(X)
-    print(f"{args.file}: forward pass on {source}: {len(X)} samples → {output.shape[1]} outputs each")
+    each = format_shape(output.shape[1:])
+    print(f"{args.file}: forward pass on {source}: {len(X)} samples → {each} output{'s' * (each != '1')} each")
     if pipeline.loss_function is not None and y is not None:
         for name, value in pipeline.evaluate(X, y, pipeline.reported_metrics).items():
             print(f"{name}: {value:.10g}")

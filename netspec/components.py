@@ -304,6 +304,7 @@ class _Pool1D(_Pool):
 class MaxPool2D(_Pool2D):
     """The maximum of each ``pool_size`` window (default 2×2), per channel:
     (n, height, width, channels) → (n, out_height, out_width, channels).
+
     ``strides`` default to ``pool_size``; ``padding`` as for conv2d ("same"
     pads with −∞). The gradient goes to each window's maximum (the first
     one, in row-major order, on ties)."""
@@ -315,6 +316,7 @@ class MaxPool2D(_Pool2D):
 class AvgPool2D(_Pool2D):
     """The mean of each ``pool_size`` window (default 2×2), per channel:
     (n, height, width, channels) → (n, out_height, out_width, channels).
+
     ``strides`` default to ``pool_size``; with ``"same"`` padding, a window's
     mean is over the real values it covers, not the padding."""
 
@@ -361,6 +363,7 @@ class GlobalAvgPool(Layer):
 @register_layer("global_max_pool", build=_named(rconv.GlobalMaxPool), output_shape=_global_shape)
 class GlobalMaxPool(Layer):
     """The maximum of each channel over every spatial axis: (n, *spatial, channels) → (n, channels).
+
     The gradient goes to each channel's maximum (the first one on ties)."""
 
     type: Literal["global_max_pool"] = "global_max_pool"
