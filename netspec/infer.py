@@ -122,11 +122,13 @@ class Shapes:
         return "\n".join([fmt(header), line, *map(fmt, rows), line, total])
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready description: the input shape, each layer's shapes (lists) and parameters, and the total."""
+        """A JSON-ready description: the input shape, each layer's shapes (lists) and parameters, and
+        the total; ``*_features`` are the values per sample (the widths, for vectors)."""
         return {
-            "input_shape": list(self.input_shape),
+            "input_shape": list(self.input_shape), "input_features": self.input_features,
             "layers": [{"name": s.name, "type": s.type, "path": s.where, "in_shape": list(s.in_shape),
-                        "out_shape": list(s.out_shape), "parameters": s.parameters} for s in self.layers],
+                        "out_shape": list(s.out_shape), "in_features": s.in_features, "out_features": s.out_features,
+                        "parameters": s.parameters} for s in self.layers],
             "total_parameters": self.total_parameters,
         }
 
