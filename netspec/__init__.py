@@ -10,9 +10,15 @@ NumPy pipeline that runs.
 ...     "loss": "categorical_crossentropy", "seed": 0})
 >>> pipeline.forward([[0.5, -0.5]]).shape
 (1, 3)
+
+Importing netspec and validating specs never imports NumPy: the names that
+need it (``data``, ``Pipeline``, ``History``, ``TrainingError``,
+``check_gradients``, ``sweep``, ...) are imported when first used.
 """
 
-from . import data
+from importlib import import_module
+from typing import Any
+
 from .api import Report, compile, infer, load, load_pipeline, validate
 from .components import (
     ELU,
@@ -48,16 +54,35 @@ from .components import (
 )
 from .errors import CheckpointError, DataError, Diagnostic, NetspecError, SpecError
 from .extend import register_activation, register_initializer, register_layer, register_loss, register_optimizer
-from .gradients import GradientReport, check_gradients
 from .infer import LayerShape, Shapes
 from .limits import Limits
 from .plugins import load_plugins
 from .registry import ShapeProblem
-from .runtime.pipeline import Pipeline
-from .runtime.training import History, TrainingError
 from .schema import json_schema
 from .spec import Activation, Initializer, Input, Layer, Loss, Optimizer, Spec
-from .sweeps import Variant, load_grid, sweep
+
+# Names whose modules import NumPy, imported on first use: name -> (module, attribute or None for the module).
+_LAZY = {
+    "data": (".data", None),
+    "GradientReport": (".gradients", "GradientReport"), "check_gradients": (".gradients", "check_gradients"),
+    "Pipeline": (".runtime.pipeline", "Pipeline"),
+    "History": (".runtime.training", "History"), "TrainingError": (".runtime.training", "TrainingError"),
+    "Variant": (".sweeps", "Variant"), "load_grid": (".sweeps", "load_grid"), "sweep": (".sweeps", "sweep"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'netspec' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = import_module(module, __name__)
+    value = value if attribute is None else getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"
 

@@ -2,12 +2,15 @@
 
 Every public entry point takes a ``source``: a path (``.json``, ``.yaml``,
 ``.yml``), JSON or YAML text, a dict, or an already checked :class:`Spec`.
+Validation (:func:`validate`, :func:`load`, :func:`infer`) never imports
+NumPy or the runtime; :func:`compile` and :func:`load_pipeline` import them
+when first called.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .check import check, spec_rules
 from .compile import build_pipeline
@@ -17,9 +20,10 @@ from .infer import infer as infer_shapes
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import lint
 from .read import Document, read
-from .runtime import checkpoint
-from .runtime.pipeline import Pipeline
 from .spec import STAGES, Spec
+
+if TYPE_CHECKING:
+    from .runtime.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def infer(source: Any, *, limits: Limits = DEFAULT_LIMITS) -> Shapes:
 
 
 def compile(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
-            limits: Limits = DEFAULT_LIMITS) -> Pipeline:
+            limits: Limits = DEFAULT_LIMITS) -> "Pipeline":
     """A runnable :class:`~netspec.runtime.pipeline.Pipeline` for ``source``.
 
     Raises :class:`SpecError` when the spec has errors; warnings are kept on
@@ -107,13 +111,15 @@ def compile(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
     return build_pipeline(report.spec, report.shapes)
 
 
-def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> Pipeline:
+def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> "Pipeline":
     """Restore a pipeline saved with :meth:`Pipeline.save`: same parameters
     bit for bit and, when saved, the optimiser and shuffle state, so the next
     training step is the one uninterrupted training would take.
 
     Raises :class:`~netspec.errors.CheckpointError` when the file is not a
     checkpoint or its arrays do not match its spec."""
+    from .runtime import checkpoint
+
     where = str(path)
     arrays = checkpoint.read(path)
     try:

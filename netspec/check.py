@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from pydantic import ValidationError
 
+from . import components  # noqa: F401 -- registers the built-in components the models are made of
 from .errors import Diagnostic, Path, format_path
 from .limits import DEFAULT_LIMITS, Limits
 from .registry import REGISTRY

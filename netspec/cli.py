@@ -2,6 +2,10 @@
 
 Exit codes: 0 success, 1 an invalid spec or bad data (with every diagnostic
 printed), 2 a usage error. Bad input never produces a traceback.
+
+The commands that only look at specs (``validate``, ``summary``, ``schema``,
+``list``) never import NumPy or the runtime, so editors and pre-commit hooks
+get their answer at Python's start-up cost; the others import what they use.
 """
 
 from __future__ import annotations
@@ -12,23 +16,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
-import numpy as np
-
-from . import api, data
+from . import api
 from .check import did_you_mean
 from .codes import CODES
 from .errors import DataError, Diagnostic, NetspecError, SpecError
 from .files import write_atomically
-from .gradients import check_all
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import LINTS
 from .plugins import load_plugins
 from .registry import KINDS, REGISTRY, format_shape
-from .runtime.checks import check_forward_memory
 from .schema import json_schema_text
-from .sweeps import Folder, load_grid, sweep, train_variant
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -127,6 +129,8 @@ def _options_of(entry: Any) -> list[str]:
 
 
 def cmd_check_gradients(args: argparse.Namespace) -> int:
+    from .gradients import check_all
+
     reports = check_all(args.names)
     for report in reports:
         print(report)
@@ -137,6 +141,8 @@ def cmd_check_gradients(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     prepared = _compiled_with_data(args)
     if prepared is None:
         return EXIT_INVALID
@@ -191,6 +197,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     pipeline = api.load_pipeline(args.checkpoint)
     X = _inputs(args.data, pipeline.input_features)
     predictions = pipeline.predict(X)
@@ -205,6 +213,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweeps import Folder, load_grid, sweep, train_variant
+
     if not args.train and (args.data or args.metric or args.epochs):
         print("netspec sweep: --data, --metric and --epochs go with --train", file=sys.stderr)
         return EXIT_USAGE
@@ -258,12 +268,16 @@ def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
         return None
     pipeline = api.compile(report.spec, limits=_limits(args))
     X, y, source = _data(args.data, report.spec.data, args.file)
+    from .runtime.checks import check_forward_memory
+
     check_forward_memory(len(X), report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
     return pipeline, X, y, source
 
 
 def _data(name: str | None, section: Any, spec_file: str) -> tuple[np.ndarray, np.ndarray | None, str]:
     """``(X, y, description)`` from ``--data`` or else the spec's data section."""
+    from . import data
+
     if name is not None:
         options = {"seed": 0} if name.lower() == "spiral" else {}
         X, y = data.resolve(name, **options)
@@ -276,6 +290,8 @@ def _data(name: str | None, section: Any, spec_file: str) -> tuple[np.ndarray, n
 
 def _inputs(path: str, features: int) -> np.ndarray:
     """Inputs for prediction: a file's columns, without a trailing label column if it has one."""
+    from . import data
+
     X, _ = data.load(path, label=False) if path.lower().endswith(".csv") else data.load(path)
     if X.ndim == 2 and X.shape[1] == features + 1 and path.lower().endswith(".csv"):
         X = X[:, :-1]
@@ -283,6 +299,8 @@ def _inputs(path: str, features: int) -> np.ndarray:
 
 
 def _write_predictions(path: str, predictions: np.ndarray) -> None:
+    import numpy as np
+
     lower = path.lower()
     if lower.endswith(".npy"):
         write_atomically(path, lambda stream: np.save(stream, predictions))

@@ -16,15 +16,18 @@ nothing. Every component's initialiser draws its whole array in one call
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .components import Adam, GlorotUniform
 from .infer import Shapes
 from .registry import REGISTRY
-from .runtime.pipeline import Pipeline
-from .runtime.training import EarlyStopping, TrainingConfig
 from .spec import Component, Spec, Train
+
+if TYPE_CHECKING:  # the runtime is imported when a pipeline is first built, not with this module
+    import numpy as np
+
+    from .runtime.pipeline import Pipeline
+    from .runtime.training import TrainingConfig
 
 DEFAULT_INIT = GlorotUniform()
 DEFAULT_OPTIMIZER = Adam()
@@ -32,6 +35,8 @@ DEFAULT_OPTIMIZER = Adam()
 
 def make_rng(kind: str, seed: int | None) -> np.random.Generator | np.random.RandomState:
     """The spec's random source: a Generator, or the legacy RandomState."""
+    import numpy as np
+
     return np.random.RandomState(seed) if kind == "legacy" else np.random.default_rng(seed)
 
 
@@ -52,11 +57,17 @@ class BuildContext:
         return make(shape, self.rng, self.dtype)
 
     def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
+        import numpy as np
+
         return np.zeros(shape, dtype=self.dtype)
 
 
 def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     """Build the runtime objects of every step of ``shapes`` and the loss."""
+    import numpy as np
+
+    from .runtime.pipeline import Pipeline
+
     assert not shapes.errors, "compile needs a spec without errors"
     dtype = np.dtype(spec.dtype)
     rng = make_rng(spec.rng, spec.seed)
@@ -76,6 +87,8 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
 
 def training_config(spec: Spec, train: Train) -> TrainingConfig:
     """The ``train`` section as plain runtime values; its seed defaults to the spec's."""
+    from .runtime.training import EarlyStopping, TrainingConfig
+
     stopping = train.early_stopping
     return TrainingConfig(
         epochs=train.epochs, batch_size=train.batch_size, shuffle=train.shuffle,

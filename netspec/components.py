@@ -3,7 +3,9 @@
 This module and :mod:`netspec.compile` are the only ones that know both worlds:
 the parameter models (Pydantic) and the runtime objects (plain NumPy, in
 :mod:`netspec.runtime`). Built-ins go through the same ``register_*``
-decorators users and plugins use (:mod:`netspec.extend`).
+decorators users and plugins use (:mod:`netspec.extend`). Their runtimes are
+named by reference (``"netspec.runtime.layers:Dense"``) and imported when a
+spec first compiles, so that validating a spec never imports NumPy.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 from pydantic import BeforeValidator, Field, PositiveInt, WithJsonSchema, field_validator, model_validator
 
 from . import geometry
-from .extend import register_activation, register_initializer, register_layer, register_loss, register_optimizer
+from .extend import (
+    register_activation,
+    register_initializer,
+    register_layer,
+    register_loss,
+    register_optimizer,
+    resolve,
+)
 from .registry import Shape, ShapeProblem, format_shape
-from .runtime import activations as act
-from .runtime import conv as rconv
-from .runtime import initializers as inits
-from .runtime import layers as rl
-from .runtime import losses as rloss
-from .runtime import optimizers as ropt
 from .spec import MAX_RANK, Activation, Initializer, Layer, Loss, Optimizer, list_to_tuple, shorthand
 
 # Bound of initialiser and activation options: beyond it weights or activations
@@ -30,7 +33,7 @@ MAX_OPTION = 1e6
 
 # ---------------------------------------------------------------- initialisers
 
-@register_initializer("uniform", function=inits.uniform)
+@register_initializer("uniform", function="netspec.runtime.initializers:uniform")
 class Uniform(Initializer):
     """Uniform on [low, high). Legacy rng: one ``rand`` call, ``low + (high - low) * rand``."""
 
@@ -46,7 +49,7 @@ class Uniform(Initializer):
         return self
 
 
-@register_initializer("normal", function=inits.normal)
+@register_initializer("normal", function="netspec.runtime.initializers:normal")
 class Normal(Initializer):
     """Normal with ``mean`` and ``std``. Legacy rng: one ``randn`` call, ``mean + std * randn``."""
 
@@ -56,21 +59,21 @@ class Normal(Initializer):
     std: float = Field(default=0.01, gt=0, le=MAX_OPTION)
 
 
-@register_initializer("glorot_uniform", function=inits.glorot_uniform)
+@register_initializer("glorot_uniform", function="netspec.runtime.initializers:glorot_uniform")
 class GlorotUniform(Initializer):
     """Uniform on ±sqrt(6 / (fan_in + fan_out)) (the default initialiser)."""
 
     type: Literal["glorot_uniform"] = "glorot_uniform"
 
 
-@register_initializer("he_normal", function=inits.he_normal)
+@register_initializer("he_normal", function="netspec.runtime.initializers:he_normal")
 class HeNormal(Initializer):
     """Normal with std sqrt(2 / fan_in), suited to ReLU networks."""
 
     type: Literal["he_normal"] = "he_normal"
 
 
-@register_initializer("zeros", function=inits.zeros)
+@register_initializer("zeros", function="netspec.runtime.initializers:zeros")
 class Zeros(Initializer):
     """All zeros (draws nothing)."""
 
@@ -87,10 +90,10 @@ def _dense_shape(params: "Dense", in_shape: Shape) -> tuple[Shape, int]:
     return (params.neurons,), in_shape[0] * params.neurons + (params.neurons if params.bias else 0)
 
 
-def _dense_build(params: "Dense", in_shape: Shape, context: Any) -> rl.Dense:
+def _dense_build(params: "Dense", in_shape: Shape, context: Any) -> Any:
     weights = context.initialize(params.init, (in_shape[0], params.neurons))
     bias = context.zeros((1, params.neurons)) if params.bias else None
-    return rl.Dense(weights, bias, name=context.name)
+    return resolve("netspec.runtime.layers:Dense")(weights, bias, name=context.name)
 
 
 @register_layer("dense", build=_dense_build, output_shape=_dense_shape, example={"neurons": 3})
@@ -202,7 +205,7 @@ def _conv_build(params: Any, in_shape: Shape, context: Any) -> Any:
     kernel, strides, dilation, padding = params.window()
     weights = context.initialize(params.init, (*kernel, in_shape[-1], params.filters))
     bias = context.zeros((params.filters,)) if params.bias else None
-    runtime = rconv.Conv2D if params.rank == 2 else rconv.Conv1D
+    runtime = resolve("netspec.runtime.conv:Conv2D" if params.rank == 2 else "netspec.runtime.conv:Conv1D")
     return runtime(weights, bias, strides=strides, padding=padding, dilation=dilation, name=context.name)
 
 
@@ -270,7 +273,7 @@ def _pool_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
 def _pool_builder(runtime: Any) -> Any:
     def build(params: Any, in_shape: Shape, context: Any) -> Any:
         kernel, strides, _, padding = params.window()
-        return runtime(kernel, strides, padding, name=context.name)
+        return resolve(runtime)(kernel, strides, padding, name=context.name)
 
     return build
 
@@ -300,7 +303,7 @@ class _Pool1D(_Pool):
     strides: Optional[Size1D] = None
 
 
-@register_layer("max_pool2d", build=_pool_builder(rconv.MaxPool2D), output_shape=_pool_shape)
+@register_layer("max_pool2d", build=_pool_builder("netspec.runtime.conv:MaxPool2D"), output_shape=_pool_shape)
 class MaxPool2D(_Pool2D):
     """The maximum of each ``pool_size`` window (default 2×2), per channel:
     (n, height, width, channels) → (n, out_height, out_width, channels).
@@ -312,7 +315,7 @@ class MaxPool2D(_Pool2D):
     type: Literal["max_pool2d"] = "max_pool2d"
 
 
-@register_layer("avg_pool2d", build=_pool_builder(rconv.AvgPool2D), output_shape=_pool_shape)
+@register_layer("avg_pool2d", build=_pool_builder("netspec.runtime.conv:AvgPool2D"), output_shape=_pool_shape)
 class AvgPool2D(_Pool2D):
     """The mean of each ``pool_size`` window (default 2×2), per channel:
     (n, height, width, channels) → (n, out_height, out_width, channels).
@@ -323,7 +326,7 @@ class AvgPool2D(_Pool2D):
     type: Literal["avg_pool2d"] = "avg_pool2d"
 
 
-@register_layer("max_pool1d", build=_pool_builder(rconv.MaxPool1D), output_shape=_pool_shape)
+@register_layer("max_pool1d", build=_pool_builder("netspec.runtime.conv:MaxPool1D"), output_shape=_pool_shape)
 class MaxPool1D(_Pool1D):
     """The maximum of each ``pool_size`` window (default 2) along a sequence:
     (n, length, channels) → (n, out_length, channels); as ``max_pool2d``."""
@@ -331,7 +334,7 @@ class MaxPool1D(_Pool1D):
     type: Literal["max_pool1d"] = "max_pool1d"
 
 
-@register_layer("avg_pool1d", build=_pool_builder(rconv.AvgPool1D), output_shape=_pool_shape)
+@register_layer("avg_pool1d", build=_pool_builder("netspec.runtime.conv:AvgPool1D"), output_shape=_pool_shape)
 class AvgPool1D(_Pool1D):
     """The mean of each ``pool_size`` window (default 2) along a sequence:
     (n, length, channels) → (n, out_length, channels); as ``avg_pool2d``."""
@@ -348,19 +351,19 @@ def _global_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
 
 def _named(runtime: Any) -> Any:
     def build(params: Any, in_shape: Shape, context: Any) -> Any:
-        return runtime(name=context.name)
+        return resolve(runtime)(name=context.name)
 
     return build
 
 
-@register_layer("global_avg_pool", build=_named(rconv.GlobalAvgPool), output_shape=_global_shape)
+@register_layer("global_avg_pool", build=_named("netspec.runtime.conv:GlobalAvgPool"), output_shape=_global_shape)
 class GlobalAvgPool(Layer):
     """The mean of each channel over every spatial axis: (n, *spatial, channels) → (n, channels)."""
 
     type: Literal["global_avg_pool"] = "global_avg_pool"
 
 
-@register_layer("global_max_pool", build=_named(rconv.GlobalMaxPool), output_shape=_global_shape)
+@register_layer("global_max_pool", build=_named("netspec.runtime.conv:GlobalMaxPool"), output_shape=_global_shape)
 class GlobalMaxPool(Layer):
     """The maximum of each channel over every spatial axis: (n, *spatial, channels) → (n, channels).
 
@@ -373,7 +376,7 @@ def _flatten_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
     return (prod(in_shape),), 0
 
 
-@register_layer("flatten", build=_named(rconv.Flatten), output_shape=_flatten_shape)
+@register_layer("flatten", build=_named("netspec.runtime.conv:Flatten"), output_shape=_flatten_shape)
 class Flatten(Layer):
     """Every value of a sample in one vector, in channels-last (C) order:
     (n, *shape) → (n, prod(shape)); a 26×26×32 input gives 21,632 features."""
@@ -395,7 +398,7 @@ def _reshape_shape(params: "Reshape", in_shape: Shape) -> tuple[Shape, int]:
 
 
 def _reshape_build(params: "Reshape", in_shape: Shape, context: Any) -> Any:
-    return rconv.Reshape(_reshape_shape(params, in_shape)[0], name=context.name)
+    return resolve("netspec.runtime.conv:Reshape")(_reshape_shape(params, in_shape)[0], name=context.name)
 
 
 # Sizes positive, or -1 once at most: what the validator below checks, for the JSON Schema.
@@ -436,14 +439,14 @@ def _softmax_shape(params: "Softmax", in_shape: Shape) -> tuple[Shape, int]:
     return in_shape, 0
 
 
-@register_activation("relu", runtime=act.ReLU)
+@register_activation("relu", runtime="netspec.runtime.activations:ReLU")
 class ReLU(Activation):
     """max(0, x)."""
 
     type: Literal["relu"] = "relu"
 
 
-@register_activation("leaky_relu", runtime=act.LeakyReLU)
+@register_activation("leaky_relu", runtime="netspec.runtime.activations:LeakyReLU")
 class LeakyReLU(Activation):
     """x for x > 0, alpha·x otherwise."""
 
@@ -452,7 +455,7 @@ class LeakyReLU(Activation):
     alpha: float = Field(default=0.01, ge=0, le=MAX_OPTION)
 
 
-@register_activation("elu", runtime=act.ELU)
+@register_activation("elu", runtime="netspec.runtime.activations:ELU")
 class ELU(Activation):
     """x for x > 0, alpha·(exp(x) − 1) otherwise."""
 
@@ -461,28 +464,28 @@ class ELU(Activation):
     alpha: float = Field(default=1.0, ge=0, le=MAX_OPTION)
 
 
-@register_activation("sigmoid", runtime=act.Sigmoid)
+@register_activation("sigmoid", runtime="netspec.runtime.activations:Sigmoid")
 class Sigmoid(Activation):
     """1 / (1 + exp(−x))."""
 
     type: Literal["sigmoid"] = "sigmoid"
 
 
-@register_activation("tanh", runtime=act.Tanh)
+@register_activation("tanh", runtime="netspec.runtime.activations:Tanh")
 class Tanh(Activation):
     """tanh(x)."""
 
     type: Literal["tanh"] = "tanh"
 
 
-@register_activation("softmax", runtime=act.Softmax, output_shape=_softmax_shape)
+@register_activation("softmax", runtime="netspec.runtime.activations:Softmax", output_shape=_softmax_shape)
 class Softmax(Activation):
     """exp(x − max) / sum(exp(x − max)) along the last axis (each row, for vectors)."""
 
     type: Literal["softmax"] = "softmax"
 
 
-@register_activation("linear", runtime=act.Linear)
+@register_activation("linear", runtime="netspec.runtime.activations:Linear")
 class Linear(Activation):
     """The identity, x."""
 
@@ -491,21 +494,21 @@ class Linear(Activation):
 
 # ---------------------------------------------------------------- losses
 
-@register_loss("mse", runtime=rloss.MeanSquaredError, targets="regression")
+@register_loss("mse", runtime="netspec.runtime.losses:MeanSquaredError", targets="regression")
 class MeanSquaredError(Loss):
     """Mean over samples of the mean over outputs of (y − ŷ)²."""
 
     type: Literal["mse"] = "mse"
 
 
-@register_loss("mae", runtime=rloss.MeanAbsoluteError, targets="regression")
+@register_loss("mae", runtime="netspec.runtime.losses:MeanAbsoluteError", targets="regression")
 class MeanAbsoluteError(Loss):
     """Mean over samples of the mean over outputs of |y − ŷ|."""
 
     type: Literal["mae"] = "mae"
 
 
-@register_loss("categorical_crossentropy", runtime=rloss.CategoricalCrossentropy, targets="categorical")
+@register_loss("categorical_crossentropy", runtime="netspec.runtime.losses:CategoricalCrossentropy", targets="categorical")
 class CategoricalCrossentropy(Loss):
     """−log of the probability given to the true class; predictions clipped to
     [1e-7, 1 − 1e-7]. Targets: class indices (n,) or one-hot rows (n, k).
@@ -515,7 +518,7 @@ class CategoricalCrossentropy(Loss):
     from_logits: bool = False
 
 
-@register_loss("binary_crossentropy", runtime=rloss.BinaryCrossentropy, targets="binary")
+@register_loss("binary_crossentropy", runtime="netspec.runtime.losses:BinaryCrossentropy", targets="binary")
 class BinaryCrossentropy(Loss):
     """−(y·log ŷ + (1 − y)·log(1 − ŷ)), predictions clipped to [1e-7, 1 − 1e-7].
     ``from_logits``: the network outputs raw scores; sigmoid is applied inside."""
@@ -531,7 +534,7 @@ Decay = Field(default=0.0, ge=0, allow_inf_nan=False)
 Epsilon = Field(default=1e-7, gt=0, allow_inf_nan=False)
 
 
-@register_optimizer("sgd", runtime=ropt.SGD)
+@register_optimizer("sgd", runtime="netspec.runtime.optimizers:SGD")
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum and 1/(1 + decay·t) decay."""
 
@@ -549,7 +552,7 @@ class SGD(Optimizer):
         return self
 
 
-@register_optimizer("adam", runtime=ropt.Adam)
+@register_optimizer("adam", runtime="netspec.runtime.optimizers:Adam")
 class Adam(Optimizer):
     """Adam: bias-corrected first and second moment estimates."""
 
@@ -562,7 +565,7 @@ class Adam(Optimizer):
     decay: float = Decay
 
 
-@register_optimizer("rmsprop", runtime=ropt.RMSprop)
+@register_optimizer("rmsprop", runtime="netspec.runtime.optimizers:RMSprop")
 class RMSprop(Optimizer):
     """RMSprop: steps scaled by a running average of squared gradients."""
 

@@ -30,6 +30,11 @@ checked with paths and hints, listed by ``netspec list``, included in
 ``netspec schema``, compiled and trained like a built-in. The model's ``type``
 field is added when it does not declare one.
 
+A runtime (and an initialiser's function) may also be given as a reference,
+``"package.module:Name"``, imported when a spec first compiles with it: so
+registering a component, and validating specs that use it, never imports
+NumPy or the component's runtime. The built-ins are registered that way.
+
 Runtime protocols (see :mod:`netspec.runtime`): layers and activations have
 ``forward(inputs, training=False)``, ``backward(dvalues)``, ``parameters()``
 and ``gradients()``; losses ``forward(y_pred, y_true)`` (per-sample losses),
@@ -41,8 +46,10 @@ and ``gradients()``; losses ``forward(y_pred, y_true)`` (per-sample losses),
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from typing import Any, Callable, Literal, Mapping
+from functools import cache
+from typing import Any, Callable, Literal, Mapping, Union
 
 from pydantic import create_model
 
@@ -50,6 +57,7 @@ from .registry import REGISTRY, Entry, Shape, ShapeProblem, ShapeRule, same_shap
 from .spec import Component
 
 TARGETS = ("categorical", "binary", "regression")
+Runtime = Union[type, str]  # a class, or "package.module:Name", imported when first built
 PROTOCOLS = {
     "layer": ("forward", "backward", "parameters", "gradients"),
     "activation": ("forward", "backward", "parameters", "gradients"),
@@ -88,7 +96,7 @@ def register_layer(name: str, *, build: Callable[..., Any], output_shape: ShapeR
     return _registrar("layer", name, build, output_shape, example=example, workspace=workspace, replace=replace)
 
 
-def register_activation(name: str, *, runtime: type, output_shape: ShapeRule | None = None,
+def register_activation(name: str, *, runtime: Runtime, output_shape: ShapeRule | None = None,
                         shape: Callable[[Any, int], tuple[int, int]] | None = None,
                         replace: bool = False) -> Callable[[type], type]:
     """Register an activation: ``runtime(**options, name=...)`` is its NumPy
@@ -103,7 +111,8 @@ def register_activation(name: str, *, runtime: type, output_shape: ShapeRule | N
         warnings.warn(f"activation {name!r}: register_activation(shape=...) takes a rule on widths, which is "
                       "deprecated; pass output_shape=, a rule on shape tuples", DeprecationWarning, stacklevel=2)
         output_shape = _last_axis_rule(shape)
-    return _registrar("activation", name, _named_builder(runtime), output_shape or same_shape, replace=replace)
+    return _registrar("activation", name, _named_builder(runtime), output_shape or same_shape, runtime=runtime,
+                      replace=replace)
 
 
 def _width_rule(name: str, rule: Callable[[Any, int], tuple[int, int]]) -> ShapeRule:
@@ -142,7 +151,7 @@ def _last_axis_rule(rule: Callable[[Any, int], tuple[int, int]]) -> ShapeRule:
     return output_shape
 
 
-def register_loss(name: str, *, runtime: type, targets: str = "regression",
+def register_loss(name: str, *, runtime: Runtime, targets: str = "regression",
                   replace: bool = False) -> Callable[[type], type]:
     """Register a loss: ``runtime(**options)`` is its NumPy object. ``targets``
     says what ``y`` it takes: ``"categorical"`` (class indices or one-hot rows),
@@ -150,34 +159,38 @@ def register_loss(name: str, *, runtime: type, targets: str = "regression",
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}")
     _check_protocol("loss", name, runtime)
-    return _registrar("loss", name, _options_builder(runtime), None, targets=targets, replace=replace)
+    return _registrar("loss", name, _options_builder(runtime), None, targets=targets, runtime=runtime,
+                      replace=replace)
 
 
-def register_initializer(name: str, *, function: Callable[..., Any], replace: bool = False) -> Callable[[type], type]:
+def register_initializer(name: str, *, function: Callable[..., Any] | str,
+                         replace: bool = False) -> Callable[[type], type]:
     """Register an initialiser: ``function(shape, rng, dtype, **options)``
     returns the array; ``rng`` is a ``numpy.random.Generator``, or a legacy
-    ``RandomState`` when the spec says ``"rng": "legacy"``."""
-    if not callable(function):
+    ``RandomState`` when the spec says ``"rng": "legacy"``. ``function`` may
+    be a ``"package.module:name"`` reference."""
+    if not (callable(function) or _is_reference(function)):
         raise TypeError(f"initializer {name!r}: function must be callable, got {function!r}")
 
     def build(params: Component, in_shape: Any = None, context: Any = None) -> Callable[..., Any]:
-        options = params.options()
-        return lambda shape, rng, dtype: function(shape, rng, dtype, **options)
+        options, make = params.options(), resolve(function)
+        return lambda shape, rng, dtype: make(shape, rng, dtype, **options)
 
-    return _registrar("initializer", name, build, None, replace=replace)
+    return _registrar("initializer", name, build, None, runtime=function, replace=replace)
 
 
-def register_optimizer(name: str, *, runtime: type, replace: bool = False) -> Callable[[type], type]:
+def register_optimizer(name: str, *, runtime: Runtime, replace: bool = False) -> Callable[[type], type]:
     """Register an optimiser: ``runtime(**options)`` is its NumPy object
     (subclassing :class:`netspec.runtime.optimizers.Optimizer` gives decay,
     slots and state for free)."""
     _check_protocol("optimizer", name, runtime)
-    return _registrar("optimizer", name, _options_builder(runtime), None, replace=replace)
+    return _registrar("optimizer", name, _options_builder(runtime), None, runtime=runtime, replace=replace)
 
 
 def _registrar(kind: str, name: str, build: Callable[..., Any], shape: Callable | None, *,
                targets: str | None = None, example: Mapping[str, Any] | None = None,
-               workspace: Callable[..., int] | None = None, replace: bool = False) -> Callable[[type], type]:
+               workspace: Callable[..., int] | None = None, runtime: Any = None,
+               replace: bool = False) -> Callable[[type], type]:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a component name must be a non-empty string, got {name!r}")
 
@@ -186,7 +199,8 @@ def _registrar(kind: str, name: str, build: Callable[..., Any], shape: Callable 
             raise TypeError(f"{kind} {name!r}: decorate a parameter model (a subclass of netspec.{kind.title()}), "
                             f"got {params!r}")
         params = _with_type_field(params, name)
-        REGISTRY.add(Entry(kind, name, params, build, shape, targets, dict(example or {}), workspace), replace=replace)
+        REGISTRY.add(Entry(kind, name, params, build, shape, targets, dict(example or {}), workspace, runtime),
+                     replace=replace)
         return params
 
     return decorate
@@ -203,7 +217,24 @@ def _with_type_field(params: type, name: str) -> type:
     return params
 
 
+def resolve(runtime: Any) -> Any:
+    """``runtime`` itself, or the object a ``"package.module:Name"`` reference names, imported once."""
+    return _imported(runtime) if isinstance(runtime, str) else runtime
+
+
+@cache
+def _imported(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.count(":") == 1 and all(value.split(":"))
+
+
 def _check_protocol(kind: str, name: str, runtime: Any) -> None:
+    if _is_reference(runtime):
+        return  # checked by the tests of whoever registers it so; importing it here would defeat the purpose
     missing = [m for m in PROTOCOLS[kind] if not callable(getattr(runtime, m, None))]
     if missing:
         raise TypeError(f"{kind} {name!r}: the runtime {getattr(runtime, '__name__', runtime)!r} lacks "
@@ -214,7 +245,7 @@ def _named_builder(runtime: type) -> Callable[..., Any]:
     """Builder of a component whose runtime class takes its options and a ``name``."""
 
     def build(params: Component, in_shape: Shape, context: Any) -> Any:
-        return runtime(**params.options(), name=context.name)
+        return resolve(runtime)(**params.options(), name=context.name)
 
     return build
 
@@ -223,6 +254,6 @@ def _options_builder(runtime: type) -> Callable[..., Any]:
     """Builder of a component whose runtime class takes its options as keywords."""
 
     def build(params: Component, in_shape: Any = None, context: Any = None) -> Any:
-        return runtime(**params.options())
+        return resolve(runtime)(**params.options())
 
     return build

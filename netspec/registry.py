@@ -83,6 +83,7 @@ class Entry:
     targets: str | None = None
     example: dict[str, Any] = field(default_factory=dict)
     workspace: Callable[[Any, Shape, Shape], int] | None = None
+    runtime: Any = None  # the runtime class (or initialiser function) it builds, or its "module:Name" reference
 
     @property
     def summary(self) -> str:

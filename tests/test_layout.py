@@ -72,3 +72,37 @@ def test_the_runtime_imports_none_of_the_stages():
         if name.startswith("netspec.runtime"):
             outside = {m for m in imported if not m.startswith("netspec.runtime")}
             assert outside <= RUNTIME_MAY_IMPORT, (name, outside - RUNTIME_MAY_IMPORT)
+
+
+LOOKING_ONLY = """
+import sys
+from netspec.cli import main
+for argv in (["validate", "{spec}"], ["summary", "{spec}"], ["summary", "--format", "json", "{spec}"], ["schema"],
+             ["list"], ["validate", "{bad}"]):
+    main(argv)
+heavy = sorted(m for m in sys.modules if m == "numpy" or m.startswith("numpy.") or m.startswith("netspec.runtime"))
+print("HEAVY", heavy)
+"""
+
+
+def test_commands_that_only_look_at_specs_import_neither_numpy_nor_the_runtime():
+    import subprocess
+    import sys
+
+    examples = PACKAGE.parent / "examples"
+    code = LOOKING_ONLY.format(spec=examples / "cnn.json", bad=examples / "invalid" / "needs-flatten.json")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "HEAVY []"
+
+
+def test_every_built_in_runtime_reference_resolves_and_follows_its_protocol():
+    from netspec.extend import PROTOCOLS, resolve
+    from netspec.registry import REGISTRY
+
+    for kind in ("activation", "loss", "optimizer"):
+        for entry in REGISTRY.entries(kind):
+            runtime = resolve(entry.runtime)
+            missing = [m for m in PROTOCOLS[kind] if not callable(getattr(runtime, m, None))]
+            assert missing == [], (entry.name, missing)
+    assert all(callable(resolve(entry.runtime)) for entry in REGISTRY.entries("initializer"))

@@ -326,10 +326,10 @@ def test_an_interrupted_sweep_leaves_only_whole_files(tmp_path, capsys, monkeypa
             raise KeyboardInterrupt
         return real(variant, data, **options)
 
-    import netspec.cli as cli
+    import netspec.sweeps as sweeps  # the command imports it when it runs
 
-    real = cli.train_variant
-    monkeypatch.setattr(cli, "train_variant", interrupted)
+    real = sweeps.train_variant
+    monkeypatch.setattr(sweeps, "train_variant", interrupted)
     grid = write(tmp_path / "grid.json", {"seed": [1, 2, 3]})
     out = tmp_path / "out"
     code, _, err = run(capsys, "sweep", XOR, grid, "--out", out, "--train", "--epochs", 2)
