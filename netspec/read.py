@@ -28,6 +28,7 @@ from typing import Any, Callable
 import yaml
 
 from netspec.errors import Diagnostic, Path, PathPart, SpecError
+from netspec.files import InputError, open_input
 from netspec.limits import DEFAULT_LIMITS, Limits
 
 Position = tuple[int, int]
@@ -137,15 +138,17 @@ def _read_file(path: str | os.PathLike, limits: Limits) -> Document:
 
 
 def _read_bytes(path: str | os.PathLike, name: str, limits: Limits) -> bytes:
-    """The file's bytes; its size is checked before reading and the read is bounded."""
+    """The file's bytes; its size is checked before reading and the read is
+    bounded. A FIFO or device is refused before any read (it could block forever)."""
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, "spec") as handle:
             _check_size(os.fstat(handle.fileno()).st_size, limits)
             data = handle.read(limits.max_file_bytes + 1)
-    except FileNotFoundError:
-        raise _fail("file-not-found", f"no such file: {name}", hint=f"paths are relative to {os.getcwd()}") from None
-    except IsADirectoryError:
-        raise _fail("unreadable-file", f"cannot read {name}: it is a directory") from None
+    except InputError as exc:
+        if exc.reason == "missing":
+            raise _fail("file-not-found", f"no such file: {name}", hint=f"paths are relative to {os.getcwd()}") \
+                from None
+        raise _fail("unreadable-file", str(exc).replace("the spec ", "", 1)) from None
     except OSError as exc:
         raise _fail("unreadable-file", f"cannot read {name}: {exc.strerror or exc}") from None
     _check_size(len(data), limits)
@@ -221,6 +224,9 @@ def _plain(value: Any, path: Path, depth: int, limits: Limits, problems: list[Di
     Exact built-in types are tested first: ``isinstance`` against the ``Mapping``
     ABC costs far more, and is left for other mappings and for what is not JSON."""
     kind = type(value)
+    if kind is _TooLarge:
+        problems.append(_too_large_number(value, path))
+        return None
     if kind in _JSON_SCALARS:
         if (kind is str and len(value) > limits.max_string_length) or (kind is float and not math.isfinite(value)):
             problems.append(_scalar_problem(value, path, limits))
@@ -317,7 +323,7 @@ _JSON_HINTS = {
 def _read_json(text: str, limits: Limits) -> Document:
     lines = _Lines(text)
     try:
-        tree = json.loads(text, parse_int=_json_int)
+        tree = json.loads(text, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise _fail(
             "json-syntax", f"invalid JSON: {exc.msg[:1].lower()}{exc.msg[1:]}",
@@ -327,12 +333,40 @@ def _read_json(text: str, limits: Limits) -> Document:
     return _checked(Document(tree, text=text, positions=positions, key_positions=key_positions), problems, limits)
 
 
+class _TooLarge(float):
+    """A number whose magnitude is past the float range, as written (``1e400``,
+    or thousands of digits): infinite as a float, refused as too large."""
+
+    def __new__(cls, text: str) -> "_TooLarge":
+        self = super().__new__(cls, "-inf" if text.lstrip().startswith("-") else "inf")
+        self.text = text
+        return self
+
+    def describe(self) -> str:
+        digits = sum(c.isdigit() for c in self.text)
+        return self.text if len(self.text) <= 24 else f"a number of {digits:,} digits"
+
+
 def _json_int(digits: str) -> int | float:
-    """An int, or ±inf (refused later as non-finite) past Python's int-conversion limit."""
+    """An int, or a :class:`_TooLarge` past the float range (no float, and so
+    no option of a spec, could hold it)."""
+    return _TooLarge(digits) if _past_float_range(digits) else int(digits)
+
+
+def _past_float_range(digits: str) -> bool:
+    """True for an integer written with more digits than the largest float
+    has (309), and larger than it."""
+    if sum(c.isdigit() for c in digits) < 309:
+        return False
     try:
-        return int(digits)
-    except ValueError:
-        return float(digits)
+        return abs(int(digits)) > sys.float_info.max
+    except ValueError:  # past Python's int-conversion limit
+        return True
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else _TooLarge(text)
 
 
 def _json_hint(text: str, error: json.JSONDecodeError) -> str | None:
@@ -417,11 +451,22 @@ _STRING_TAGS = frozenset({_YAML_TAG + "str", _YAML_TAG + "timestamp", _YAML_TAG 
 _SAFE = yaml.constructor.SafeConstructor()
 _SCALARS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
     **{tag: operator.attrgetter("value") for tag in _STRING_TAGS},  # dates and a lone "=" stay text
-    _YAML_TAG + "int": _SAFE.construct_yaml_int,
-    _YAML_TAG + "float": _SAFE.construct_yaml_float,
+    _YAML_TAG + "int": lambda node: _yaml_number(_SAFE.construct_yaml_int, node),
+    _YAML_TAG + "float": lambda node: _yaml_number(_SAFE.construct_yaml_float, node),
     _YAML_TAG + "bool": _SAFE.construct_yaml_bool,
     _YAML_TAG + "null": _SAFE.construct_yaml_null,
 }
+
+
+def _yaml_number(construct: Callable[[yaml.ScalarNode], Any], node: yaml.ScalarNode) -> Any:
+    """The scalar's number, or a :class:`_TooLarge` for one past the float
+    range (``.inf`` stays infinite, to be refused as such)."""
+    if re.fullmatch(r"[-+]?[0-9_]+", node.value) and _past_float_range(node.value):
+        return _TooLarge(node.value)
+    value = construct(node)
+    if isinstance(value, float) and math.isinf(value) and "inf" not in node.value.lower():
+        return _TooLarge(node.value)
+    return value
 
 
 def _read_yaml(text: str, limits: Limits) -> Document:
@@ -659,6 +704,12 @@ def _too_deep(path: Path, limits: Limits) -> Diagnostic:
     return _problem(
         path, "too-deep", f"the spec is nested more than {limits.max_depth} levels deep",
         hint="raise it with Limits(max_depth=...) if the nesting is meant")
+
+
+def _too_large_number(value: _TooLarge, path: Path) -> Diagnostic:
+    return _problem(
+        path, "non-finite-number", f"{value.describe()} is too large: numbers must lie within about ±1.8e308",
+        hint="write a smaller number; no size, rate or count of a network comes near this")
 
 
 def _too_long(path: Path, what: str, length: int, limits: Limits) -> Diagnostic:
