@@ -39,6 +39,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from netspec.errors import DataError
+from netspec.files import open_input
 
 Data = tuple[np.ndarray, "np.ndarray | None"]
 
@@ -161,17 +162,25 @@ def load(
     path: str | os.PathLike,
     *,
     label: str | int | bool | None = None,
+    header: bool | None = None,
+    delimiter: str = ",",
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Data:
     """Read ``(X, y)`` from a ``.csv``, ``.npy`` or ``.npz`` file.
 
     - ``.npz``: arrays named ``X`` (required) and ``y`` (optional).
     - ``.npy``: one array, returned as ``X`` with ``y`` None.
-    - ``.csv``: a numeric table with an optional header row (recognised by a
-      non-numeric cell in the first row). The label is the last column, or the
-      column ``label`` names (a header name, or a 0-based index, negative from
-      the end); ``label=False`` means every column is a feature and ``y`` is None.
-      ``label`` applies to ``.csv`` only.
+    - ``.csv``: a numeric table with an optional header row, cells separated
+      by ``delimiter`` (one character; default ``,``). The first row is a
+      header when none of its cells is a number as the data rows read them
+      (``float``, then finite), data when every cell is, and an error when it
+      mixes both (``0x10,0.2,0`` is never silently dropped); ``header=True``
+      or ``False`` says which it is instead. The label is the last column, or
+      the column ``label`` names (a header name, or a 0-based index, negative
+      from the end); ``label=False`` means every column is a feature and
+      ``y`` is None. ``label``, ``header`` and ``delimiter`` apply to ``.csv``
+      only; the CLI spells them ``--label``, ``--no-label``, ``--header``,
+      ``--no-header`` and ``--delimiter``.
 
     ``X`` must be 2-D with at least one row and one column -- or, from a
     ``.npy`` or ``.npz`` file, of any higher rank, samples first (images
@@ -186,22 +195,23 @@ def load(
     (1-based) and the 1-based column.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataError(f"no such data file: {path!r}")
+    with open_input(path, "data file") as stream:  # missing, a directory, a FIFO or unreadable: said so
+        size = os.fstat(stream.fileno()).st_size
     extension = os.path.splitext(path)[1].lower()
     if extension not in EXTENSIONS:
         raise DataError(
             f"{path}: unknown data file type {extension!r}; expected one of {', '.join(EXTENSIONS)}"
         )
-    if label is not None and extension != ".csv":
-        raise DataError(f"{path}: label={label!r} applies to .csv files only")
-    size = os.path.getsize(path)
+    csv_options = {"label": label, "header": header, "delimiter": delimiter}
+    for name, value in csv_options.items():
+        if value is not None and value != "," and extension != ".csv":
+            raise DataError(f"{path}: {name}={value!r} applies to .csv files only")
     if size > max_bytes:
         raise DataError(f"{path} is {size} bytes, more than max_bytes={max_bytes}")
     if size == 0:
         raise DataError(f"{path} is empty; expected a table of numbers")
     if extension == ".csv":
-        return _read_csv(path, label)
+        return _read_csv(path, label, header, _delimiter(delimiter))
     if extension == ".npy":
         return _read_npy(path, max_bytes)
     return _read_npz(path, max_bytes)
@@ -319,30 +329,37 @@ def _labels(y: np.ndarray) -> np.ndarray:
     return y.astype(np.float64)
 
 
-def _read_csv(path: str, label: str | int | bool | None) -> Data:
+def _delimiter(value: object) -> str:
+    if not isinstance(value, str) or len(value) != 1 or value in "\r\n\"":
+        raise DataError(f"delimiter must be one character (not a quote or a line break); received delimiter={value!r}")
+    return value
+
+
+def _read_csv(path: str, label: str | int | bool | None, header: bool | None = None, delimiter: str = ",") -> Data:
     try:
         with open(path, newline="", encoding="utf-8-sig") as stream:
-            return _parse_csv(path, stream, label)
+            return _parse_csv(path, stream, label, header, delimiter)
     except UnicodeDecodeError as error:
         raise DataError(f"{path} is not UTF-8 text: {error.reason}") from None
 
 
-def _parse_csv(path: str, stream, label: str | int | bool | None) -> Data:
-    rows = _csv_rows(path, stream)
+def _parse_csv(path: str, stream, label: str | int | bool | None, header: bool | None = None,
+               delimiter: str = ",") -> Data:
+    rows = _csv_rows(path, stream, delimiter)
     first_line, first = next(rows, (0, None))
     if first is None:
         raise DataError(f"{path} is empty; expected a table of numbers")
-    header = None if _is_numeric_row(first) else [cell.strip() for cell in first]
+    names = [cell.strip() for cell in first] if _is_header(path, first_line, first, header) else None
     width = len(first)
-    column = None if label is False else _label_column(path, width, header, label)
+    column = None if label is False else _label_column(path, width, names, label)
     values = array("d")
-    if header is None:
-        values.extend(_numbers(path, first_line, first, header))
+    if names is None:
+        values.extend(_numbers(path, first_line, first, names))
     for line, cells in rows:
         if len(cells) != width:
-            cells_text = "1 cell" if len(cells) == 1 else f"{len(cells)} cells"
-            raise DataError(f"{path}, line {line}: {cells_text}, expected {width} like line {first_line}")
-        values.extend(_numbers(path, line, cells, header))
+            raise DataError(f"{path}, line {line}: {_count(len(cells), 'cell')}, expected {width} like line {first_line}"
+                            + _delimiter_hint(cells, delimiter))
+        values.extend(_numbers(path, line, cells, names))
     if not values:
         raise DataError(f"{path} has a header row but no data rows")
     table = np.frombuffer(values, dtype=np.float64).reshape(-1, width)
@@ -351,9 +368,9 @@ def _parse_csv(path: str, stream, label: str | int | bool | None) -> Data:
     return np.delete(table, column, axis=1), _labels(table[:, column])
 
 
-def _csv_rows(path: str, stream) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(path: str, stream, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
     """``(line number, cells)`` for each row, skipping blank lines."""
-    reader = csv.reader(stream)
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
         for cells in reader:
             if len(cells) > 1 or (cells and cells[0].strip()):
@@ -362,12 +379,48 @@ def _csv_rows(path: str, stream) -> Iterator[tuple[int, list[str]]]:
         raise DataError(f"{path}, line {reader.line_num}: {error}") from None
 
 
-def _is_numeric_row(cells: list[str]) -> bool:
+def _is_number(cell: str) -> bool:
+    """True when ``cell`` reads as a number as a data row's cells are read
+    (``float``; a non-finite one is then refused as data, not taken for a name)."""
     try:
-        [float(cell) for cell in cells]
+        float(cell)
     except ValueError:
         return False
     return True
+
+
+def _is_header(path: str, line: int, cells: list[str], header: bool | None) -> bool:
+    """Whether the first row is a header: as ``header`` says, else when none
+    of its cells is a number. A row mixing names and numbers is neither."""
+    if header is not None:
+        return header
+    numbers_ = [_is_number(cell) for cell in cells]
+    if all(numbers_):
+        return False
+    if not any(numbers_):
+        return True
+    index = numbers_.index(False)
+    raise DataError(
+        f"{path}, line {line}, column {index + 1}: {cells[index]!r} is not a number, but other cells of the row "
+        "are, so it is neither a header (only names) nor data; fix the cell, or say which it is with "
+        "header=True or header=False (--header, --no-header)"
+    )
+
+
+def _delimiter_hint(cells: list[str], delimiter: str) -> str:
+    """A hint when the row looks separated by another character."""
+    if len(cells) != 1:
+        return ""
+    other = next((c for c in ";\t|" if c != delimiter and c in cells[0]), None)
+    if other is None:
+        return ""
+    shown = "tab" if other == "\t" else other
+    return f"; the cells look separated by {shown!r}: pass delimiter={other!r} (--delimiter {shown!r})"
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 cell``, ``2 cells``."""
+    return f"{number:,} {noun}" + ("s" if number != 1 else "")
 
 
 def _label_column(path: str, width: int, header: list[str] | None, label: object) -> int:
@@ -375,7 +428,7 @@ def _label_column(path: str, width: int, header: list[str] | None, label: object
     if width < 2:
         raise DataError(
             f"{path} has one column; taking it as the label leaves no features "
-            "(pass label=False if it holds features)"
+            "(pass label=False, or --no-label, if it holds features)"
         )
     if label is None:
         return width - 1
@@ -383,7 +436,7 @@ def _label_column(path: str, width: int, header: list[str] | None, label: object
         if header is None:
             raise DataError(
                 f"{path}: label={label!r} names a column, but the file has no header row; "
-                "pass the column's index instead"
+                "pass the column's index instead (label=0, or --label 0, for the first)"
             )
         if label not in header:
             raise DataError(
@@ -394,7 +447,7 @@ def _label_column(path: str, width: int, header: list[str] | None, label: object
     if isinstance(label, numbers.Integral) and not isinstance(label, bool):
         if not -width <= label < width:
             raise DataError(
-                f"{path}: label={label} is out of range; the file has {width} columns "
+                f"{path}: label={label} is out of range; the file has {_count(width, 'column')} "
                 f"(indices 0 to {width - 1}, or -{width} to -1 from the end)"
             )
         return int(label) % width
@@ -638,7 +691,7 @@ def resolve(name_or_path: str | os.PathLike, **options) -> Data:
     key = name.lower()
     if key in DATASETS:
         return _call_dataset(key, options)
-    if os.path.exists(name) or os.path.splitext(key)[1] in EXTENSIONS:
+    if _may_exist(name) or os.path.splitext(key)[1] in EXTENSIONS:
         return load(name, **options)
     raise DataError(
         f"{name!r} is neither a built-in dataset nor an existing file; "
@@ -646,15 +699,28 @@ def resolve(name_or_path: str | os.PathLike, **options) -> Data:
     )
 
 
-def from_section(section: object, base_dir: str | os.PathLike | None = None) -> Data:
+def _may_exist(path: str) -> bool:
+    """False only when ``path`` surely does not exist: a path that cannot be
+    looked at (no permission) may, and :func:`load` then says why it cannot be read."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def from_section(section: object, base_dir: str | os.PathLike | None = None, **file_options) -> Data:
     """``(X, y)`` for a spec's ``data`` section: a built-in dataset with its
     options, or a file whose relative path is taken from ``base_dir`` (the
-    spec's folder)."""
+    spec's folder), read with the section's ``label`` and ``file_options``
+    (:func:`load`'s ``label``, ``header``, ``delimiter``; a ``label`` here wins)."""
     options = dict(section.options())
     path = options.pop("path", None)
     if path is not None:
         full = os.path.join(base_dir, path) if base_dir is not None and not os.path.isabs(path) else path
-        return load(full, label=options.get("label"))
+        return load(full, **{"label": options.get("label"), **file_options})
     return resolve(options.pop("dataset"), **options)
 
 

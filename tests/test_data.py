@@ -1,5 +1,6 @@
 """Built-in datasets and the data-file loader of netspec.data."""
 
+import os
 import zipfile
 
 import numpy as np
@@ -804,3 +805,88 @@ def test_load_refuses_4d_arrays_over_max_bytes_unread(tmp_path):
 def test_csv_stays_a_table(tmp_path):
     X, y = load(write(tmp_path, "1,2,3,0\n4,5,6,1\n"))
     assert X.shape == (2, 3) and y.shape == (2,)
+
+
+# CSV: the header row, the delimiter, and files that are not files
+
+
+@pytest.mark.parametrize("text, header_row", [
+    ("x1,x2,y\n1,2,0\n", True),
+    ("label, a ,b\n1,2,3\n", True),
+    (",a,b\n1,2,3\n", True),        # an unnamed first column is still a name
+    ("1,2,0\n3,4,1\n", False),
+    ("1e3, -2.5 ,0\n3,4,1\n", False),
+])
+def test_csv_header_is_a_row_without_numbers(tmp_path, text, header_row):
+    X, y = load(write(tmp_path, text))
+    assert len(X) == text.count("\n") - header_row
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0x10,0.2,0\n1,2,0\n", r"line 1, column 1: '0x10' is not a number, but other cells of the row are"),
+    ("a,1,b\n1,2,0\n", r"line 1, column 1: 'a' is not a number, but other cells .* \(--header, --no-header\)"),
+    ("nan,1,2\n1,2,0\n", r"line 1, column 1: 'nan' is not finite"),  # read as data: nan is a number, refused
+])
+def test_csv_first_row_mixing_names_and_numbers_is_never_dropped(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        load(write(tmp_path, text))
+
+
+def test_csv_header_can_be_said(tmp_path):
+    path = write(tmp_path, "1,2,3\n4,5,6\n")
+    X, y = load(path, header=True, label="3")
+    assert np.array_equal(X, [[4, 5]]) and np.array_equal(y, [6])
+    with pytest.raises(DataError, match=r"line 1, column 1: 'a' is not a number"):
+        load(write(tmp_path, "a,b\n1,2\n"), header=False)
+    X, _ = load(write(tmp_path, "a,1\n2,3\n"), header=True)
+    assert np.array_equal(X, [[2]])
+
+
+def test_csv_delimiter(tmp_path):
+    X, y = load(write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n"), delimiter=";")
+    assert np.array_equal(X, [[1, 2], [3, 4]]) and np.array_equal(y, [0, 1])
+    X, _ = load(write(tmp_path, "1\t2\t0\n"), delimiter="\t")
+    assert np.array_equal(X, [[1, 2]])
+
+
+def test_csv_in_another_delimiter_gets_a_hint(tmp_path):
+    with pytest.raises(DataError, match=r"has one column; .*--no-label"):
+        load(write(tmp_path, "a;b;y\n1;2;0\n"))
+    with pytest.raises(DataError, match=r"line 2: 1 cell, expected 2 like line 1; the cells look separated by ';': "
+                                        r"pass delimiter=';' \(--delimiter ';'\)"):
+        load(write(tmp_path, "a,b\n1;2\n"))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"delimiter": ";;"}, "delimiter must be one character"),
+    ({"delimiter": '"'}, "delimiter must be one character"),
+])
+def test_csv_bad_delimiter(tmp_path, options, message):
+    with pytest.raises(DataError, match=message):
+        load(write(tmp_path, "1,2\n"), **options)
+
+
+@pytest.mark.parametrize("options", [{"header": True}, {"delimiter": ";"}])
+def test_csv_options_are_for_csv_only(tmp_path, options):
+    np.save(tmp_path / "a.npy", np.ones((2, 2)))
+    with pytest.raises(DataError, match="applies to .csv files only"):
+        load(tmp_path / "a.npy", **options)
+
+
+def test_a_fifo_or_device_is_refused_as_data_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(DataError, match=r"pipe\.csv: it is a FIFO \(named pipe\), not a regular file"):
+        load(tmp_path / "pipe.csv")
+    with pytest.raises(DataError, match="/dev/null: it is a character device"):
+        resolve("/dev/null")
+
+
+def test_data_that_exists_but_cannot_be_read_says_so(tmp_path, monkeypatch):
+    write(tmp_path, "1,2\n")
+
+    def denied(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(DataError, match="it exists but you may not read it"):
+        load(tmp_path / "data.csv")
