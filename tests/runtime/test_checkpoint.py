@@ -87,7 +87,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, dat
 def test_not_a_checkpoint(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(CheckpointError, match="not a readable .npz"):
+    with pytest.raises(CheckpointError, match="junk.npz is not a netspec checkpoint: it is a text file"):
         netspec.load_pipeline(junk)
     other = tmp_path / "other.npz"
     np.savez(other, X=np.zeros(3))
