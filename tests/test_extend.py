@@ -210,3 +210,43 @@ def test_the_cli_picks_up_plugins(tmp_path):
     done = subprocess.run([sys.executable, "-m", "netspec", "check-gradients", "swish", "huber"],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0 and "swish: ok" in done.stdout and "huber: ok" in done.stdout
+
+
+# ---------------------------------------------------------------- convolution, pooling and reshaping
+
+TENSOR_LAYERS = ["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool",
+                 "global_max_pool", "flatten", "reshape"]
+
+
+@pytest.mark.parametrize("name", TENSOR_LAYERS)
+def test_check_gradients_of_each_tensor_layer_by_name(name):
+    report = ns.check_gradients(name)  # the input shape is the first its rule accepts
+    assert report.ok, str(report)
+    assert (report.name, report.kind) == (name, "layer")
+    parameters = [c for c in report.checks if c.what != "inputs"]
+    assert len(parameters) == (2 if name.startswith("conv") else 0)
+
+
+@pytest.mark.parametrize("component", [
+    ns.Conv2D(2, 3, strides=2, padding="same"),
+    ns.Conv2D(3, [2, 3], strides=[2, 1], dilation=[1, 2], bias=False),
+    ns.Conv1D(2, 3, padding="same", dilation=2),
+    ns.Conv1D(2, 2, strides=2, activation="tanh"),
+    ns.MaxPool2D(3, strides=1, padding="same"),
+    ns.AvgPool2D([2, 3], strides=[1, 2], padding="same"),
+    ns.MaxPool1D(3, strides=2, padding="same"),
+    ns.AvgPool1D(3, strides=1),
+    ns.Reshape([-1, 2]),
+], ids=repr)
+def test_check_gradients_of_parameterised_tensor_layers(component):
+    report = ns.check_gradients(component)
+    assert report.ok, str(report)
+
+
+def test_check_gradients_on_a_given_shape_and_a_shape_no_rule_takes():
+    assert ns.check_gradients("conv2d", in_shape=(5, 4, 3)).ok
+    assert ns.check_gradients(ns.GlobalMaxPool(), in_shape=(3, 4, 2)).ok
+    assert ns.check_gradients("flatten", in_shape=(3, 4, 2)).ok and ns.check_gradients("softmax", in_shape=(5, 3)).ok
+    with pytest.raises(ns.SpecError, match="refuses every sample shape tried") as caught:
+        ns.check_gradients(ns.Conv2D(1, 7))  # 7×7: larger than every image tried
+    assert caught.value.errors[0].code == "bad-shape"

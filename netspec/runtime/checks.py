@@ -69,8 +69,9 @@ def _tensor_hint(got: tuple[int, ...], shape: tuple[int, ...]) -> str:
         return " -- for one sample write X[None]"
     if got[1:] == shape[:-1] and shape[-1] == 1:
         return " -- add the channel axis with X[..., None]"
-    if len(got) == len(shape) + 1 and sorted(got[1:]) == sorted(shape):
-        return " -- the network is channels-last: move the channel axis to the end (e.g. X.transpose(0, 2, 3, 1))"
+    if len(got) == len(shape) + 1 and got[1] == shape[-1] and got[2:] == shape[:-1]:
+        axes = ", ".join(map(str, (0, *range(2, len(got)), 1)))
+        return f" -- the network is channels-last: move the channel axis to the end (X.transpose({axes}))"
     size = int(np.prod(shape))
     if got and int(np.prod(got[1:])) == size:
         return f" -- reshape with X.reshape(-1, {', '.join(map(str, shape))})"

@@ -127,3 +127,66 @@ def test_invalid_spec_inside_a_checkpoint(tmp_path):
 def test_checkpoint_is_one_npz(tmp_path):
     netspec.compile(SPEC).save(tmp_path / "m.npz")
     assert zipfile.is_zipfile(tmp_path / "m.npz")
+
+
+# ---------------------------------------------------------------- convolutional networks
+
+CNN = {
+    "input": {"shape": [8, 8, 1]}, "seed": 3,
+    "layers": [{"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+               {"type": "max_pool2d"},
+               {"type": "conv2d", "filters": 3, "kernel_size": [2, 3], "strides": [1, 2], "bias": False},
+               {"type": "avg_pool2d", "pool_size": 1},
+               {"type": "flatten"}, {"type": "dense", "neurons": 3}, {"type": "softmax"}],
+    "loss": "categorical_crossentropy",
+    "train": {"optimizer": {"type": "adam", "learning_rate": 0.01}, "batch_size": 8, "metrics": ["accuracy"]},
+}
+
+CONV1D = {
+    "input": {"shape": [16, 1]}, "seed": 4,
+    "layers": [{"type": "conv1d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+               {"type": "max_pool1d"},
+               {"type": "conv1d", "filters": 4, "kernel_size": 3, "dilation": 2, "activation": "tanh"},
+               {"type": "global_avg_pool"}, {"type": "dense", "neurons": 3}, {"type": "softmax"}],
+    "loss": "categorical_crossentropy",
+    "train": {"optimizer": {"type": "rmsprop", "learning_rate": 0.01}, "batch_size": 8, "metrics": ["accuracy"]},
+}
+
+CONV_CASES = [
+    pytest.param(CNN, lambda: netspec.data.shapes(8, size=8, classes=3, seed=2), id="conv2d"),
+    pytest.param(CONV1D, lambda: netspec.data.waves(8, length=16, classes=3, seed=2), id="conv1d"),
+    pytest.param({**CNN, "dtype": "float32", "rng": "legacy"}, lambda: netspec.data.shapes(8, size=8, classes=3, seed=2),
+                 id="conv2d-float32-legacy"),
+]
+
+
+@pytest.mark.parametrize("spec, make_data", CONV_CASES)
+def test_a_convolutional_network_restores_bit_for_bit(tmp_path, spec, make_data):
+    X, y = make_data()
+    pipeline = netspec.compile(spec)
+    pipeline.fit(X, y, epochs=3, verbose=0)
+    pipeline.save(tmp_path / "model.npz")
+    restored = netspec.load_pipeline(tmp_path / "model.npz")
+    assert restored.input_shape == pipeline.input_shape == tuple(spec["input"]["shape"])
+    assert [p.shape for p in restored.parameters()] == [p.shape for p in pipeline.parameters()]
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(pipeline.parameters(), restored.parameters()))
+    assert np.array_equal(pipeline.forward(X), restored.forward(X))
+    assert np.array_equal(pipeline.predict(X), restored.predict(X))
+    assert restored.spec == pipeline.spec
+
+
+@pytest.mark.parametrize("spec, make_data", CONV_CASES)
+def test_a_convolutional_network_resumes_exactly_as_uninterrupted_training(tmp_path, spec, make_data):
+    X, y = make_data()
+    straight = netspec.compile(spec)
+    straight.fit(X, y, epochs=5, verbose=0)
+
+    first = netspec.compile(spec)
+    first.fit(X, y, epochs=2, verbose=0)
+    first.save(tmp_path / "half.npz")
+    resumed = netspec.load_pipeline(tmp_path / "half.npz")
+    history = resumed.fit(X, y, epochs=3, verbose=0)
+
+    assert history.epochs == [3, 4, 5]
+    assert all(np.array_equal(a, b) for a, b in zip(straight.parameters(), resumed.parameters()))
+    assert np.array_equal(straight.forward(X), resumed.forward(X))

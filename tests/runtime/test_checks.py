@@ -244,3 +244,112 @@ def test_categorical_labels_pass_exactly_when_in_range(y, outputs):
         assert not in_range
         return
     assert in_range and np.array_equal(out, y.astype(np.int64))
+
+
+# as_inputs: tensor shapes (channels-last, without the batch axis)
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 1), (6, 5, 3), (16, 2), (5,)])
+def test_as_inputs_passes_samples_of_a_tensor_shape_unchanged(shape):
+    X = np.random.default_rng(0).normal(size=(4, *shape))
+    assert as_inputs(X, shape, np.float64) is X
+    assert as_inputs(X, list(shape), np.float64) is X
+
+
+def test_as_inputs_converts_tensor_samples_to_the_dtype_and_c_order():
+    X = np.arange(2 * 3 * 4 * 2).reshape(2, 3, 4, 2)
+    out = as_inputs(X, (3, 4, 2), np.float32)
+    assert out.dtype == np.float32 and out.flags.c_contiguous and np.array_equal(out, X)
+    strided = np.asfortranarray(np.ones((2, 3, 4, 4)))[..., ::2]
+    out = as_inputs(strided, (3, 4, 2), np.float64)
+    assert out.flags.c_contiguous and np.array_equal(out, strided)
+
+
+@pytest.mark.parametrize(
+    "shape, got, message",
+    [
+        # wrong rank or sizes: both shapes named
+        ((8, 8, 1), (4, 8, 8, 8, 1), r"^X has shape \(4, 8, 8, 8, 1\); expected \(samples, 8, 8, 1\)"),
+        ((8, 8, 1), (4, 7, 8, 1), r"^X has shape \(4, 7, 8, 1\); expected \(samples, 8, 8, 1\)$"),
+        ((8, 8, 3), (4, 8, 8, 2), r"^X has shape \(4, 8, 8, 2\); expected \(samples, 8, 8, 3\)$"),
+        ((16, 4), (4, 16), r"^X has shape \(4, 16\); expected \(samples, 16, 4\)$"),
+        ((16, 4), (4,), r"^X has shape \(4,\); expected \(samples, 16, 4\)$"),
+        # a missing channel axis
+        ((28, 28, 1), (5, 28, 28), r"^X has shape \(5, 28, 28\); expected \(samples, 28, 28, 1\) "
+                                   r"-- add the channel axis with X\[\.\.\., None\]$"),
+        ((64, 1), (5, 64), r"^X has shape \(5, 64\); expected \(samples, 64, 1\) -- add the channel axis with "
+                           r"X\[\.\.\., None\]$"),
+        # one sample without its batch axis
+        ((8, 8, 3), (8, 8, 3), r"^X has shape \(8, 8, 3\); expected \(samples, 8, 8, 3\) -- for one sample write "
+                               r"X\[None\]$"),
+        ((16, 2), (16, 2), r"-- for one sample write X\[None\]$"),
+        # channels first
+        ((8, 6, 3), (5, 3, 8, 6), r"^X has shape \(5, 3, 8, 6\); expected \(samples, 8, 6, 3\) -- the network is "
+                                  r"channels-last: move the channel axis to the end \(X\.transpose\(0, 2, 3, 1\)\)$"),
+        ((28, 28, 1), (5, 1, 28, 28), r"move the channel axis to the end \(X\.transpose\(0, 2, 3, 1\)\)$"),
+        ((16, 4), (5, 4, 16), r"^X has shape \(5, 4, 16\); expected \(samples, 16, 4\) -- the network is "
+                              r"channels-last: move the channel axis to the end \(X\.transpose\(0, 2, 1\)\)$"),
+        # the same values in another shape
+        ((8, 8, 1), (5, 64), r"^X has shape \(5, 64\); expected \(samples, 8, 8, 1\) -- reshape with "
+                             r"X\.reshape\(-1, 8, 8, 1\)$"),
+    ],
+)
+def test_as_inputs_tensor_rejections(shape, got, message):
+    with pytest.raises(DataError, match=message):
+        as_inputs(np.zeros(got), shape, np.float64)
+
+
+@pytest.mark.parametrize("got", [(5, 8, 2, 8), (5, 2, 8, 8)])
+def test_the_transpose_hint_is_given_only_when_channels_come_first(got):
+    # (5, 8, 2, 8) holds the right sizes in an order no transpose(0, 2, 3, 1) fixes;
+    # for (8, 8, 2) images, (5, 2, 8, 8) is channels first.
+    with pytest.raises(DataError) as caught:
+        as_inputs(np.zeros(got), (8, 8, 2), np.float64)
+    assert ("transpose" in str(caught.value)) == (got == (5, 2, 8, 8))
+
+
+def test_the_hinted_fix_gives_an_array_that_passes():
+    for shape, X, fix in [((6, 5, 1), np.zeros((3, 6, 5)), lambda X: X[..., None]),
+                          ((6, 5, 2), np.zeros((6, 5, 2)), lambda X: X[None]),
+                          ((6, 5, 2), np.zeros((3, 2, 6, 5)), lambda X: X.transpose(0, 2, 3, 1)),
+                          ((9, 2), np.zeros((3, 2, 9)), lambda X: X.transpose(0, 2, 1))]:
+        with pytest.raises(DataError):
+            as_inputs(X, shape, np.float64)
+        assert as_inputs(fix(X), shape, np.float64).shape == (len(fix(X)), *shape)
+
+
+def test_tensor_samples_are_still_checked_for_rows_dtype_and_finiteness():
+    with pytest.raises(DataError, match=r"X has no rows \(shape \(0, 4, 4, 1\)\); expected at least one sample"):
+        as_inputs(np.zeros((0, 4, 4, 1)), (4, 4, 1), np.float64)
+    with pytest.raises(DataError, match=r"X has dtype bool"):
+        as_inputs(np.zeros((2, 4, 4, 1), dtype=bool), (4, 4, 1), np.float64)
+    X = np.zeros((2, 4, 4, 1))
+    X[1, 2, 3, 0] = np.nan
+    with pytest.raises(DataError, match=r"X\[1, 2, 3, 0\] is nan; expected finite numbers"):
+        as_inputs(X, (4, 4, 1), np.float64)
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        ([[1, 2, 3]], "X has 3 columns but the network's input expects 2 features"),
+        ([1.0, 2.0], r"X has shape \(2,\); expected a 2-D array \(samples, 2\) -- for one sample write X\.reshape\(1, -1\)"),
+        (np.ones((2, 2, 2)), r"X has shape \(2, 2, 2\); expected a 2-D array \(samples, 2\)$"),
+    ],
+)
+@pytest.mark.parametrize("shape", [2, (2,), [2]], ids=["int", "tuple", "list"])
+def test_a_one_dimensional_shape_keeps_the_vector_messages(X, message, shape):
+    with pytest.raises(DataError, match=message):
+        as_inputs(X, shape, np.float64)
+
+
+@given(X=hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64]),
+                    hnp.array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=4)),
+       shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), dtype=float_dtype)
+def test_as_inputs_returns_samples_of_the_tensor_shape_or_raises_data_error(X, shape, dtype):
+    try:
+        out = as_inputs(X, shape, dtype)
+    except DataError:
+        return
+    assert out.shape == (len(X), *shape) and len(X) >= 1
+    assert out.dtype == dtype and out.flags.c_contiguous and np.isfinite(out).all()

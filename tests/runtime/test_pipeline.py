@@ -59,3 +59,37 @@ def test_a_pipeline_without_loss_says_so():
 def test_data_errors_are_value_errors(pipeline):
     with pytest.raises(ValueError):
         pipeline.forward("not data")
+
+
+# ---------------------------------------------------------------- tensor inputs and outputs
+
+PER_PIXEL = {"input": {"shape": [4, 5, 1]}, "seed": 0,
+             "layers": [{"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same"}, {"type": "softmax"}]}
+
+
+def test_image_inputs_are_checked_at_the_door():
+    pipeline = netspec.compile(PER_PIXEL)
+    assert pipeline.forward(np.zeros((2, 4, 5, 1))).shape == (2, 4, 5, 3)
+    with pytest.raises(DataError, match=r"X has shape \(2, 4, 5\); expected \(samples, 4, 5, 1\) -- add the channel"):
+        pipeline.forward(np.zeros((2, 4, 5)))
+    with pytest.raises(DataError, match=r"X has shape \(2, 5, 4, 1\); expected \(samples, 4, 5, 1\)"):
+        pipeline.predict(np.zeros((2, 5, 4, 1)))
+
+
+def test_predict_takes_classes_along_the_last_axis():
+    pipeline = netspec.compile(PER_PIXEL)
+    X = np.random.default_rng(0).normal(size=(2, 4, 5, 1))
+    output = pipeline.forward(X)
+    assert pipeline.task == "categorical"
+    assert np.array_equal(pipeline.predict(X), np.argmax(output, axis=-1))  # (2, 4, 5): a class per pixel
+
+
+@pytest.mark.parametrize("filters", [1, 2])
+def test_binary_predict_on_tensors_drops_only_a_single_output_axis(filters):
+    spec = {"input": {"shape": [1, 5, 1]}, "seed": 0,
+            "layers": [{"type": "conv2d", "filters": filters, "kernel_size": 1}, {"type": "sigmoid"}]}
+    pipeline = netspec.compile(spec)
+    X = np.random.default_rng(1).normal(size=(3, 1, 5, 1))
+    labels = (pipeline.forward(X) > 0.5).astype(np.int64)
+    assert pipeline.task == "binary"
+    assert np.array_equal(pipeline.predict(X), labels[..., 0] if filters == 1 else labels)

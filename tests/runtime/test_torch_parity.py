@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+import netspec
+from netspec.geometry import padding_amounts
 from netspec.runtime.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, softmax
 from netspec.runtime.layers import Dense
 from netspec.runtime.losses import (
@@ -147,3 +149,147 @@ def test_fused_sigmoid_binary_crossentropy_is_the_gradient_wrt_logits():
     z = tensor(logits)
     F.binary_cross_entropy_with_logits(z, torch.tensor(BINARY_TARGETS)).backward()
     close(sigmoid_binary_crossentropy_backward(Sigmoid().forward(logits), BINARY_TARGETS), z.grad)
+
+
+# ---------------------------------------------------------------- whole compiled pipelines: CNNs
+
+
+# Layouts, explicit: inputs NHWC -> NCHW by permute(0, 3, 1, 2) (NLC -> NCL by
+# permute(0, 2, 1)); kernels (kh, kw, cin, f) -> (f, cin, kh, kw) by
+# transpose(3, 2, 0, 1) ((k, cin, f) -> (f, cin, k) by transpose(2, 1, 0));
+# dense weights (in, out) -> (out, in) by .T. netspec flattens each sample in
+# (H, W, C) order, PyTorch in (C, H, W) order: row h·W·C + w·C + c of
+# netspec's first dense layer is column c·H·W + h·W + w of PyTorch's.
+
+CNN_SPEC = {
+    "input": {"shape": [9, 8, 2]}, "seed": 11, "dtype": "float64",
+    "layers": [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+        {"type": "max_pool2d"},
+        {"type": "conv2d", "filters": 3, "kernel_size": [2, 3], "padding": "valid", "activation": "tanh"},
+        {"type": "avg_pool2d", "pool_size": 2, "strides": 1},
+        {"type": "conv2d", "filters": 3, "kernel_size": 2, "padding": "same", "bias": False},
+        {"type": "flatten"},
+        {"type": "dense", "neurons": 6, "activation": "relu"},
+        {"type": "dense", "neurons": 4},
+        {"type": "softmax"},
+    ],
+    "loss": "categorical_crossentropy",
+}
+
+CONV1D_SPEC = {
+    "input": {"shape": [13, 2]}, "seed": 12, "dtype": "float64",
+    "layers": [
+        {"type": "conv1d", "filters": 4, "kernel_size": 4, "padding": "same", "activation": "relu"},
+        {"type": "max_pool1d", "pool_size": 3, "strides": 2, "padding": "same"},
+        {"type": "conv1d", "filters": 3, "kernel_size": 3, "dilation": 2, "activation": "elu"},
+        {"type": "avg_pool1d", "pool_size": 2, "strides": 1},
+        {"type": "flatten"},
+        {"type": "dense", "neurons": 3},
+        {"type": "softmax"},
+    ],
+    "loss": "categorical_crossentropy",
+}
+
+
+def flatten_permutation(shape):
+    """``order[j]``: netspec's flattened index of PyTorch's flattened feature ``j``,
+    for a channels-last sample ``shape`` (*spatial, C)."""
+    rank = len(shape)
+    return np.arange(int(np.prod(shape))).reshape(shape).transpose(rank - 1, *range(rank - 1)).ravel()
+
+
+def torch_forward(pipeline, shapes, x):
+    """The compiled network rebuilt in PyTorch from its own parameters (as
+    leaf tensors, returned in pipeline.parameters() order, in netspec's
+    layouts, so their .grad compare directly), on channels-first ``x``."""
+    leaves = []
+
+    def leaf(array):
+        leaves.append(tensor(array))
+        return leaves[-1]
+
+    hidden, flattened = x, None
+    for step, layer in zip(shapes.layers, pipeline.layers):
+        kind, options = step.type, step.params
+        spatial = step.in_shape[:-1]
+        if kind in ("conv2d", "conv1d"):
+            kernel, strides, dilation, padding = options.window()
+            weights = leaf(layer.weights)
+            bias = leaf(layer.bias) if layer.bias is not None else None
+            pads = [padding_amounts(n, k, s, padding, d) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
+            flat_pads = tuple(p for pair in reversed(pads) for p in pair)  # F.pad: last axis first
+            if kind == "conv2d":
+                hidden = F.conv2d(F.pad(hidden, flat_pads), weights.permute(3, 2, 0, 1),
+                                  bias, stride=strides, dilation=dilation)
+            else:
+                hidden = F.conv1d(F.pad(hidden, flat_pads), weights.permute(2, 1, 0),
+                                  bias, stride=strides, dilation=dilation)
+        elif kind.startswith(("max_pool", "avg_pool")):
+            kernel, strides, _, padding = options.window()
+            pads = tuple(p for pair in reversed([padding_amounts(n, k, s, padding)
+                                                 for n, k, s in zip(spatial, kernel, strides)]) for p in pair)
+            pool = getattr(F, f"{kind}")
+            if kind.startswith("max"):
+                hidden = pool(F.pad(hidden, pads, value=-np.inf), kernel, strides)
+            else:  # the mean over each window's real values
+                ones = torch.ones_like(hidden)
+                hidden = pool(F.pad(hidden, pads), kernel, strides) / pool(F.pad(ones, pads), kernel, strides)
+        elif kind == "flatten":
+            hidden = hidden.reshape(len(hidden), -1)  # C, H, W order
+            flattened = step.in_shape
+        elif kind == "dense":
+            weights = leaf(layer.weights)
+            bias = leaf(layer.bias) if layer.bias is not None else None
+            w = weights.T
+            if flattened is not None:  # the first dense layer after the flatten: its columns in C, H, W order
+                w = w[:, flatten_permutation(flattened)]
+                flattened = None
+            hidden = F.linear(hidden, w, bias[0] if bias is not None else None)
+        elif kind == "relu":
+            hidden = F.relu(hidden)
+        elif kind == "tanh":
+            hidden = torch.tanh(hidden)
+        elif kind == "elu":
+            hidden = F.elu(hidden)
+        elif kind == "softmax":
+            hidden = torch.softmax(hidden, dim=1)
+        else:
+            raise AssertionError(f"no PyTorch counterpart written for {kind}")
+        if kind != "flatten" and hidden.ndim > 2:
+            assert tuple(hidden.shape[1:]) == (step.out_shape[-1], *step.out_shape[:-1]), step.name
+    return hidden, leaves
+
+
+@pytest.mark.parametrize("spec, channels_first", [(CNN_SPEC, (0, 3, 1, 2)), (CONV1D_SPEC, (0, 2, 1))],
+                         ids=["conv2d", "conv1d"])
+def test_a_compiled_cnn_pipeline_matches_pytorch(spec, channels_first):
+    pipeline = netspec.compile(spec)
+    shapes = netspec.infer(spec)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(6, *spec["input"]["shape"]))
+    labels = rng.integers(0, pipeline.output_features, size=6)
+    targets = pipeline.targets(labels, 6)
+
+    output = pipeline.forward(X, training=True)
+    loss = pipeline.loss_function.calculate(output, targets)
+    pipeline.backward(targets)
+    gradients = pipeline.gradients()
+
+    x = torch.tensor(X, dtype=torch.float64).permute(*channels_first)
+    probabilities, leaves = torch_forward(pipeline, shapes, x)
+    expected_loss = torch_cce_of_probabilities(probabilities, torch.tensor(labels))
+    expected_loss.backward()
+
+    close(output, probabilities)
+    close(loss, expected_loss)
+    close(pipeline.loss(X, labels), expected_loss)
+    assert len(leaves) == len(pipeline.parameters()) == len(gradients)
+    for parameter, leaf_tensor, gradient in zip(pipeline.parameters(), leaves, gradients):
+        assert gradient.shape == parameter.shape
+        close(gradient, leaf_tensor.grad)
+
+
+def test_flatten_permutation_maps_channels_last_to_channels_first():
+    sample = np.arange(2 * 3 * 4).reshape(2, 3, 4)  # (H, W, C)
+    assert np.array_equal(sample.ravel()[flatten_permutation((2, 3, 4))], sample.transpose(2, 0, 1).ravel())
