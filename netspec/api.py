@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .check import check, spec_rules
 from .compile import build_pipeline
 from .errors import CheckpointError, Diagnostic, SpecError
-from .infer import Shapes
+from .infer import UNRESOLVED, Shapes
 from .infer import infer as infer_shapes
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import lint
@@ -132,6 +132,8 @@ def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> "Pipeline":
 
 def _linted(shapes: Shapes, spec: Spec, ignore: Iterable[str]) -> Shapes:
     """``shapes`` with the lints' warnings added, but those whose code is in ``ignore``."""
+    if any(d.code in UNRESOLVED for d in shapes.diagnostics):
+        return shapes  # shapes are unknown past a reference that cannot be followed
     ignored = set(ignore)
     found = [d for d in lint(spec, shapes) if d.code not in ignored]
     return replace(shapes, diagnostics=shapes.diagnostics + tuple(found)) if found else shapes

@@ -35,6 +35,7 @@ from .spec import (
     SpiralData,
     Train,
     data_tag,
+    input_tag,
 )
 
 # The last key of a path says which kind of component a tagged union holds there.
@@ -69,11 +70,16 @@ def check(tree: Any, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, l
                                  f"{len(layers)} layers is over the limit of {limits.max_layers}",
                                  "raise Limits.max_layers if this is intended")]
     problems = duplicate_names(layers if isinstance(layers, list) else [])
+    if isinstance(tree.get("output"), list):
+        problems.append(Diagnostic(("output",), "several-outputs",
+                                   f"output names {len(tree['output'])} layers, but a network has one output for now",
+                                   "name the one layer whose output the loss compares with the targets"))
+        tree = {key: value for key, value in tree.items() if key != "output"}
     try:
         spec = Spec.model_validate(tree)
     except ValidationError as exc:
         return None, diagnostics_from(exc, tree) + problems
-    problems += train_rules(spec)
+    problems += train_rules(spec) + input_names(spec)
     return (None, problems) if problems else (spec, [])
 
 
@@ -131,6 +137,8 @@ def user_path(loc: Sequence[Any], tree: Any) -> tuple[Path, Any, Any]:
 def _at_union(path: Sequence[Any]) -> bool:
     if len(path) >= 2 and path[-2] == "layers" and isinstance(path[-1], int):
         return True
+    if list(path) == ["input"]:  # one input, or named inputs
+        return True
     return bool(path) and path[-1] in (*_UNION_KINDS, "data") and path[-1] != "layers"
 
 
@@ -139,6 +147,8 @@ def _tag_of(node: Any, path: Sequence[Any]) -> Any:
     when written as a bare name."""
     if path[-1] == "data":
         return data_tag(node)
+    if list(path) == ["input"]:
+        return input_tag(node)
     return node.get("type") if isinstance(node, dict) else node
 
 
@@ -275,12 +285,16 @@ _HANDLERS = {
 def _drop_noise(found: list[Diagnostic]) -> list[Diagnostic]:
     """Pydantic reports a list as "too short" when items inside it failed: keep
     only the item errors then, and report each path and code once. A data
-    section with neither "dataset" nor "path" has no known keys: only that is reported."""
+    section with neither "dataset" nor "path" has no known keys: only that is
+    reported. A value of a union (``3`` or ``[3, 3]``) that has the type of
+    one member and fails inside it is not also of the wrong type for the other."""
     seen, kept = set(), []
     kindless_data = any(d.code == "missing-key" and d.path == ("data", "dataset") for d in found)
     for d in found:
         inner = any(o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in found)
         if d.code == "empty-list" and inner:
+            continue
+        if d.code == "wrong-type" and (inner or any(o.path == d.path and o.code != "wrong-type" for o in found)):
             continue
         if kindless_data and d.code == "unknown-key" and d.path[:-1] == ("data",):
             continue
@@ -311,7 +325,22 @@ def train_rules(spec: Spec) -> list[Diagnostic]:
 
 def spec_rules(spec: Spec) -> list[Diagnostic]:
     """The rules Pydantic cannot state, for a spec built in Python rather than checked from a tree."""
-    return duplicate_names(list(spec.layers)) + train_rules(spec)
+    return duplicate_names(list(spec.layers)) + train_rules(spec) + input_names(spec)
+
+
+def input_names(spec: Spec) -> list[Diagnostic]:
+    """In a network that names its inputs or reads them by name, no layer may
+    have an input's name (``input`` for one unnamed input): references
+    would not know which is meant."""
+    named = isinstance(spec.input, dict)
+    if not named and not any(layer.__dict__.get("inputs") is not None for layer in spec.layers):
+        return []
+    inputs = spec.inputs
+    return [Diagnostic(("layers", index, "name"), "duplicate-name",
+                       f'layer name "{layer.name}" is already the name of '
+                       + (f'an input ("input.{layer.name}")' if named else "the network's input"),
+                       "give the layer another name")
+            for index, layer in enumerate(spec.layers) if layer.__dict__.get("name") in inputs]
 
 
 def duplicate_names(layers: list[Any]) -> list[Diagnostic]:

@@ -120,7 +120,7 @@ def _options_of(entry: Any) -> list[str]:
     """``name: type = default`` (or ``(required)``) for each option of a component."""
     lines = []
     for name, info in entry.params.model_fields.items():
-        if name in ("type", "name"):
+        if name in ("type", "name", "inputs"):
             continue
         kind = info.annotation.__name__ if isinstance(info.annotation, type) else None
         label = f"{name}: {kind}" if kind else name

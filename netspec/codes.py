@@ -70,6 +70,7 @@ _TABLE = [
     Code("unknown-dataset", ERROR, "check", "a data section naming no built-in dataset"),
     Code("monitor-needs-validation", ERROR, "check", "early stopping watches a val_ quantity without validation data"),
     Code("monitor-not-measured", ERROR, "check", "early stopping watches a metric that is not measured"),
+    Code("several-outputs", ERROR, "check", "output names several layers (one output for now)"),
     Code("bad-path", ERROR, "check", "a path (Spec.replace, a sweep grid's key) that cannot be read or leads nowhere"),
     Code("needs-parameters", ERROR, "check", "check_gradients cannot build a component without parameters"),
     Code("not-differentiable", ERROR, "check", "check_gradients was given a component with no backward pass"),
@@ -82,6 +83,14 @@ _TABLE = [
     Code("wrong-rank", ERROR, "infer", "a layer given a shape of the wrong rank (conv2d on a sequence, conv1d on an image)"),
     Code("reshape-size", ERROR, "infer", "a reshape whose sizes do not hold the values that arrive"),
     Code("loss-needs-vector", ERROR, "infer", "a loss on a network whose output is not a vector per sample"),
+    Code("ambiguous-input", ERROR, "infer", "the first layer of a network with several inputs does not say which it reads"),
+    Code("unknown-input", ERROR, "infer", "inputs names neither a layer nor an input"),
+    Code("forward-reference", ERROR, "infer", "inputs names a layer that comes later"),
+    Code("input-cycle", ERROR, "infer", "layers that read each other in a circle"),
+    Code("merge-inputs", ERROR, "infer", "a merge layer with fewer than two inputs"),
+    Code("too-many-inputs", ERROR, "infer", "a layer other than a merge with more than one input"),
+    Code("merge-mismatch", ERROR, "infer", "a merge whose inputs' shapes do not agree"),
+    Code("unknown-output", ERROR, "infer", "output names no layer"),
     Code("too-many-parameters", ERROR, "infer", "more parameters than Limits.max_parameters"),
     Code("too-much-memory", ERROR, "infer", "training would need more memory than Limits.max_memory_bytes"),
     # lint: valid, but probably not what was meant
@@ -98,6 +107,8 @@ _TABLE = [
     Code("learning-rate", WARNING, "lint", "a learning rate far outside the optimiser's usual range"),
     Code("too-large-for-data", WARNING, "lint", "far more parameters or dense layers than the dataset supports"),
     Code("drops-edge", WARNING, "lint", "valid padding or a stride leaves the last rows or columns unread"),
+    Code("unused-output", WARNING, "lint", "in a graph, a layer whose output nothing reads"),
+    Code("unused-input", WARNING, "lint", "a named input no layer reads"),
 ]
 
 CODES: dict[str, Code] = {entry.code: entry for entry in _TABLE}

@@ -16,7 +16,7 @@ nothing. Every component's initialiser draws its whole array in one call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .components import Adam, GlorotUniform
 from .infer import Shapes
@@ -75,14 +75,28 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     layers = []
     for step in shapes.layers:
         entry = REGISTRY.get("layer", step.type)
-        layers.append(entry.build(step.params, step.in_shape, BuildContext(step.name, dtype, rng, default_init)))
+        received = step.in_shapes if step.params.merge else step.in_shape
+        layers.append(entry.build(step.params, received, BuildContext(step.name, dtype, rng, default_init)))
     loss = REGISTRY.get("loss", spec.loss.type).build(spec.loss) if spec.loss is not None else None
     train = spec.train if spec.train is not None else Train()
     optimizer_spec = train.optimizer if train.optimizer is not None else DEFAULT_OPTIMIZER
     optimizer = REGISTRY.get("optimizer", optimizer_spec.type).build(optimizer_spec)
     return Pipeline(layers, loss, input_shape=shapes.input_shape, output_shape=shapes.output_shape, dtype=dtype,
                     task=task_of(spec, shapes), spec=spec.to_dict(), summary=shapes.table(),
-                    warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train))
+                    warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train),
+                    graph=wiring(shapes) if shapes.graph else None)
+
+
+def wiring(shapes: Shapes) -> Any:
+    """The :class:`~netspec.runtime.graph.Graph` of a graph's steps: inputs are values
+    0 .. m-1, step i's output value m + i."""
+    from .runtime.graph import Graph
+
+    value = {name: index for index, name in enumerate(shapes.input_shapes)}
+    value.update({step.name: len(shapes.input_shapes) + index for index, step in enumerate(shapes.layers)})
+    sources = [tuple(value[name] for name in step.inputs) for step in shapes.layers]
+    output = next(index for index, step in enumerate(shapes.layers) if step.name == shapes.output_step.name)
+    return Graph(dict(shapes.input_shapes), sources, output)
 
 
 def training_config(spec: Spec, train: Train) -> TrainingConfig:
@@ -101,5 +115,5 @@ def task_of(spec: Spec, shapes: Shapes) -> str:
     """``categorical``, ``binary`` or ``regression``: the targets the loss takes, else from the output layer."""
     if spec.loss is not None:
         return REGISTRY.get("loss", spec.loss.type).targets
-    last = shapes.layers[-1].type
+    last = shapes.output_step.type
     return {"softmax": "categorical", "sigmoid": "binary"}.get(last, "regression")

@@ -427,6 +427,91 @@ class Reshape(Layer):
         return shape
 
 
+# ---------------------------------------------------------------- merging branches
+
+def _gives(shape: Shape) -> str:
+    return f"{shape[0]:,} features" if len(shape) == 1 else format_shape(shape)
+
+
+def _same_shapes(params: Any, in_shapes: tuple[Shape, ...]) -> tuple[Shape, int]:
+    """The rule of the element-wise merges: every input has the same shape (no broadcasting)."""
+    first = in_shapes[0]
+    for k, shape in enumerate(in_shapes[1:], 1):
+        if shape != first:
+            raise ShapeProblem(f"{{input:0}} gives {_gives(first)} but {{input:{k}}} gives {_gives(shape)}",
+                               hint=f"{params.type} needs inputs of one shape: give the branches the same "
+                                    "number of units (or project one with a dense layer), or use concatenate",
+                               field="inputs", code="merge-mismatch", assume=first)
+    return first, 0
+
+
+def _merge_builder(runtime: str) -> Any:
+    def build(params: Any, in_shapes: tuple[Shape, ...], context: Any) -> Any:
+        return resolve(runtime)(name=context.name)
+
+    return build
+
+
+class _Merge(Layer):
+    merge: ClassVar[bool] = True
+    positional: ClassVar[tuple[str, ...]] = ("inputs",)
+
+
+@register_layer("add", build=_merge_builder("netspec.runtime.merge:Add"), output_shape=_same_shapes)
+class Add(_Merge):
+    """The sum of its inputs, element by element: ``output = a + b + ...``; all of one shape.
+
+    Shapes must be equal (no broadcasting): a residual connection adds
+    branches of the same width. ``inputs`` names the branches."""
+
+    type: Literal["add"] = "add"
+
+
+@register_layer("multiply", build=_merge_builder("netspec.runtime.merge:Multiply"), output_shape=_same_shapes)
+class Multiply(_Merge):
+    """The product of its inputs, element by element: ``output = a · b · ...``; all of one shape (no broadcasting)."""
+
+    type: Literal["multiply"] = "multiply"
+
+
+@register_layer("average", build=_merge_builder("netspec.runtime.merge:Average"), output_shape=_same_shapes)
+class Average(_Merge):
+    """The mean of its inputs, element by element: ``output = (a + b + ...) / k``; all of one shape (no broadcasting)."""
+
+    type: Literal["average"] = "average"
+
+
+def _concatenate_shape(params: "Concatenate", in_shapes: tuple[Shape, ...]) -> tuple[Shape, int]:
+    first = in_shapes[0]
+    rank = len(first)
+    if not -rank <= params.axis < rank:
+        raise ShapeProblem(f"axis {params.axis} does not exist in {{input:0}}, which has {rank} "
+                           f"ax{'i' if rank == 1 else 'e'}s", field="axis",
+                           hint="axes count within one sample, without the batch axis: -1 is the last", code="bad-shape")
+    axis = params.axis % rank
+    for k, shape in enumerate(in_shapes[1:], 1):
+        if len(shape) != rank or shape[:axis] + shape[axis + 1:] != first[:axis] + first[axis + 1:]:
+            raise ShapeProblem(f"{{input:0}} gives {_gives(first)} but {{input:{k}}} gives {_gives(shape)}, "
+                               f"which differ beyond axis {params.axis}", field="inputs", code="merge-mismatch",
+                               hint="concatenated inputs must agree on every axis but the one they are joined on")
+    joined = sum(shape[axis] for shape in in_shapes)
+    return (*first[:axis], joined, *first[axis + 1:]), 0
+
+
+def _concatenate_build(params: "Concatenate", in_shapes: tuple[Shape, ...], context: Any) -> Any:
+    return resolve("netspec.runtime.merge:Concatenate")(params.axis % len(in_shapes[0]), name=context.name)
+
+
+@register_layer("concatenate", build=_concatenate_build, output_shape=_concatenate_shape)
+class Concatenate(_Merge):
+    """Its inputs joined along ``axis`` (default -1, the features or channels):
+    (n, a) and (n, b) → (n, a + b). ``axis`` counts the axes of one sample,
+    without the batch axis; the inputs agree on every other axis."""
+
+    type: Literal["concatenate"] = "concatenate"
+    axis: int = Field(default=-1, ge=-MAX_RANK, lt=MAX_RANK)
+
+
 # ---------------------------------------------------------------- activations
 
 def _softmax_shape(params: "Softmax", in_shape: Shape) -> tuple[Shape, int]:

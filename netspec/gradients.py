@@ -67,10 +67,16 @@ def check_gradients(component: str | Component, *, in_features: int = 4, in_shap
     if entry.kind == "loss":
         checks = _check_loss(entry, params, in_features, samples, rng, tolerance)
     else:
-        shape = tuple(in_shape) if in_shape is not None else _accepted_shape(entry, params, in_features)
         context = BuildContext(entry.name, np.dtype("float64"), rng, DEFAULT_INIT)
-        layer = entry.build(params, shape, context)
-        checks = check_layer(layer, _away_from_kinks(rng, (samples, *shape)), rng, tolerance)
+        if getattr(entry.params, "merge", False):  # two inputs of one shape
+            shape = tuple(in_shape) if in_shape is not None else (in_features,)
+            layer = entry.build(params, (shape, shape), context)
+            inputs = [_away_from_kinks(rng, (samples, *shape)) for _ in range(2)]
+        else:
+            shape = tuple(in_shape) if in_shape is not None else _accepted_shape(entry, params, in_features)
+            layer = entry.build(params, shape, context)
+            inputs = _away_from_kinks(rng, (samples, *shape))
+        checks = check_layer(layer, inputs, rng, tolerance)
     return GradientReport(entry.name, entry.kind, tuple(checks))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Iterator
 
 from . import geometry
-from .errors import WARNING, Diagnostic, Path
+from .errors import WARNING, Diagnostic, Path, format_path
 from .infer import LayerShape, Shapes
 from .registry import format_shape
 from .spec import Activation, Component, GateData, ShapesData, SineData, Spec, SpiralData, WavesData
@@ -282,3 +282,27 @@ def _lost_words(lost: list[int]) -> str:
         return "the last row and column" if rows == 1 else f"the last {rows} rows and columns"
     parts = [(count, *_AXES[axis]) for axis, count in ((2, rows), (3, columns)) if count]
     return "the last " + " and ".join(one if count == 1 else f"{count} {many}" for count, one, many in parts)
+
+
+# ---------------------------------------------------------------- graphs
+
+@lint_rule("unused-output", "unused-input")
+def _unused(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
+    """In a graph, a layer whose output no layer reads and that is not the
+    network's output, and a named input no layer reads: both are usually a
+    wrong name in an ``inputs`` list."""
+    if not shapes.graph:
+        return []
+    read = {source for step in shapes.layers for source in step.inputs}
+    output = shapes.output_step
+    last_of_entry = {step.path[1]: step for step in shapes.layers}
+    name_of_entry = {step.path[1]: step.name for step in shapes.layers if len(step.path) == 2}
+    unused = [_warn(step.path[:2], "unused-output",
+                    f"nothing reads the output of {format_path(step.path[:2])} ({name_of_entry[index]}), and it is "
+                    "not the network's output, so it does not change what the network computes",
+                    'read it in a later layer\'s "inputs", make it the "output", or remove it')
+              for index, step in last_of_entry.items() if step.name not in read and step is not output]
+    unread = [_warn(("input", name) if isinstance(spec.input, dict) else ("input",), "unused-input",
+                    f'no layer reads the input "{name}"', f'read it with "inputs": "{name}", or remove it')
+              for name in shapes.input_shapes if name not in read]
+    return unused + unread

@@ -108,8 +108,8 @@ class Component(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     def options(self) -> dict[str, Any]:
-        """The parameters as plain keyword arguments: every field but ``type`` and ``name``."""
-        return {k: getattr(self, k) for k in type(self).model_fields if k not in ("type", "name")}
+        """The parameters as plain keyword arguments: every field but ``type``, ``name`` and ``inputs``."""
+        return {k: getattr(self, k) for k in type(self).model_fields if k not in ("type", "name", "inputs")}
 
     @model_serializer(mode="wrap")
     def _canonical(self, handler: Any) -> Any:
@@ -121,12 +121,33 @@ class Component(BaseModel):
         return {"type": tag, **data}
 
 
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _one_or_many(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 class Layer(Component):
     """Base of everything that may stand in ``layers``. ``name`` is optional;
-    unnamed layers are called ``dense_1``, ``relu_1``, ... in order."""
+    unnamed layers are called ``dense_1``, ``relu_1``, ... in order.
+
+    ``inputs`` says where the layer's input comes from: the name of an
+    earlier layer or of a named input (``"inputs": "block_in"``), or several
+    for a merge layer (``["a", "b"]``). Without it, a layer takes the output
+    of the entry before it (the first, the network's input), so a chain needs
+    no ``inputs`` at all. A name stands for what its entry outputs, after its
+    ``activation`` shorthand."""
 
     kind: ClassVar[str] = "layer"
-    name: Optional[str] = Field(default=None, min_length=1, max_length=200)
+    merge: ClassVar[bool] = False  # a merge layer takes several inputs
+    name: Optional[Name] = None
+    inputs: Optional[Annotated[Union[Name, tuple[Name, ...]], BeforeValidator(_one_or_many)]] = None
+
+    def sources(self) -> tuple[str, ...] | None:
+        """The names in ``inputs`` as a tuple, or None when absent."""
+        inputs = self.__dict__.get("inputs")  # not getattr: a missing attribute is slow on pydantic models
+        return (inputs,) if isinstance(inputs, str) else inputs
 
 
 class Activation(Layer):
@@ -208,13 +229,6 @@ def _features_to_input(value: Any) -> Any:
     return {"features": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class _FeaturesShorthand:
-    """JSON Schema of ``input``: the object, or a positive integer standing for its ``features``."""
-
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
-        return {"anyOf": [handler(schema), {"type": "integer", "exclusiveMinimum": 0}]}
-
-
 MAX_RANK = 3  # (features,), (length, channels), (height, width, channels)
 
 
@@ -242,7 +256,7 @@ class Input(Component):
         if self.features is None and self.shape is None:
             raise ValueError('input needs "features" (a vector of N numbers) or "shape" ([height, width, channels], '
                              "[length, channels] or [N])")
-        if self.features is not None and self.shape is not None:
+        if {"features", "shape"} <= self.model_fields_set and self.features is not None and self.shape is not None:
             raise ValueError('give input either "features" or "shape", not both ("features": N is "shape": [N])')
         if self.shape is None:
             object.__setattr__(self, "shape", (self.features,))
@@ -253,6 +267,32 @@ class Input(Component):
     @model_serializer(mode="plain")
     def _canonical_input(self) -> dict[str, Any]:
         return {"features": self.shape[0]} if len(self.shape) == 1 else {"shape": list(self.shape)}
+
+
+def input_tag(value: Any) -> str:
+    """``named`` for a mapping of input names to input objects, else ``one``."""
+    if isinstance(value, dict) and value and "features" not in value and "shape" not in value \
+            and all(isinstance(v, (dict, Input)) for v in value.values()):
+        return "named"
+    return "one"
+
+
+class _InputsShorthand:
+    """JSON Schema of ``input``: one input, its features as a bare integer, or named inputs."""
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        one, named = handler(schema)["oneOf"]
+        named = {**named, "propertyNames": {"minLength": 1, "maxLength": 200, "not": {"enum": ["features", "shape"]}}}
+        return {"anyOf": [one, {"type": "integer", "exclusiveMinimum": 0}, named]}
+
+
+NamedInputs = Annotated[dict[Name, Input], Field(min_length=1)]
+InputSection = Annotated[
+    Union[Annotated[Input, BeforeValidator(_features_to_input), Tag("one")], Annotated[NamedInputs, Tag("named")]],
+    Discriminator(input_tag), _InputsShorthand()]
+
+# The name that stands for the network's input when it has one, unnamed.
+INPUT_NAME = "input"
 
 
 class EarlyStopping(Component):
@@ -375,8 +415,9 @@ class Spec(Component):
     netspec: Literal["1"] = LANGUAGE_VERSION
     name: Optional[str] = Field(default=None, max_length=200)
     description: Optional[str] = None
-    input: Annotated[Input, BeforeValidator(_features_to_input), _FeaturesShorthand()]
+    input: InputSection
     layers: LayerList = Field(min_length=1)
+    output: Optional[Name] = None
     loss: Optional[shorthand("loss")] = None
     init: Optional[shorthand("initializer")] = None
     seed: Optional[int] = Field(default=None, ge=0, le=2**32 - 1)
@@ -392,6 +433,11 @@ class Spec(Component):
         STAGES.validate(self).raise_for_errors()
 
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @property
+    def inputs(self) -> dict[str, Input]:
+        """Every input by name: ``{"input": ...}`` for a network with one unnamed input."""
+        return self.input if isinstance(self.input, dict) else {INPUT_NAME: self.input}
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON-ready form (see the module docstring)."""

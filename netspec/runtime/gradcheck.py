@@ -53,11 +53,13 @@ def _compare(what: str, analytic: np.ndarray, numeric: np.ndarray, tolerance: fl
     return GradientCheck(what, error if np.isfinite(error) else float("inf"), tolerance)
 
 
-def check_layer(layer: Any, inputs: np.ndarray, rng: np.random.Generator,
+def check_layer(layer: Any, inputs: np.ndarray | list[np.ndarray], rng: np.random.Generator,
                 tolerance: float = 1e-6) -> list[GradientCheck]:
     """Check a layer's or activation's ``backward`` w.r.t. its inputs and each
-    parameter, for the scalar ``sum(forward(inputs) · R)`` with a random R."""
-    weights = rng.normal(size=layer.forward(inputs.copy()).shape)
+    parameter, for the scalar ``sum(forward(inputs) · R)`` with a random R.
+    A merge layer takes a list of input arrays, and each is checked."""
+    merged = isinstance(inputs, list)
+    weights = rng.normal(size=layer.forward([x.copy() for x in inputs] if merged else inputs.copy()).shape)
 
     def objective() -> float:
         return float(np.sum(layer.forward(inputs, training=True) * weights))
@@ -65,7 +67,11 @@ def check_layer(layer: Any, inputs: np.ndarray, rng: np.random.Generator,
     objective()
     dinputs = layer.backward(weights.copy())
     analytic = [g.copy() for g in layer.gradients()]
-    checks = [_compare("inputs", dinputs, numerical_gradient(objective, inputs), tolerance)]
+    if merged:
+        checks = [_compare(f"input {k}", np.array(d, copy=True), numerical_gradient(objective, x), tolerance)
+                  for k, (d, x) in enumerate(zip(dinputs, inputs))]
+    else:
+        checks = [_compare("inputs", dinputs, numerical_gradient(objective, inputs), tolerance)]
     for index, parameter in enumerate(layer.parameters()):
         numeric = numerical_gradient(objective, parameter)
         checks.append(_compare(f"parameter {index}", analytic[index] if index < len(analytic) else None,

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import DataError
 from .activations import Sigmoid, Softmax
 from .checks import as_inputs, as_targets
+from .graph import Graph, as_named_inputs
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -57,16 +58,18 @@ class Pipeline:
     the spec's ``train`` section (Adam and the defaults when it has none).
     """
 
-    def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_shape: tuple[int, ...],
+    def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_shape: tuple[int, ...] | None,
                  output_shape: tuple[int, ...], dtype: np.dtype, task: str, spec: dict, summary: str,
                  warnings: Sequence[Any] = (), optimizer: Any = None,
-                 training: TrainingConfig = TrainingConfig()):
+                 training: TrainingConfig = TrainingConfig(), graph: Graph | None = None):
         self.layers = list(layers)
+        self.graph = graph
         self.loss_function = loss_function
         self.optimizer = optimizer
         self.training = training
         self.state = TrainingState()
-        self.input_shape = tuple(input_shape)
+        self.input_shapes = graph.inputs if graph is not None else {"input": tuple(input_shape)}
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = tuple(output_shape)
         self.dtype = np.dtype(dtype)
         self.task = task
@@ -76,8 +79,8 @@ class Pipeline:
 
     @property
     def input_features(self) -> int:
-        """Values per sample of the input (the width, for a vector input)."""
-        return int(np.prod(self.input_shape))
+        """Values per sample of the inputs (the width, for a vector input)."""
+        return sum(int(np.prod(shape)) for shape in self.input_shapes.values())
 
     @property
     def output_features(self) -> int:
@@ -86,15 +89,27 @@ class Pipeline:
 
     @property
     def output(self) -> np.ndarray | None:
-        """The last layer's output from the latest forward pass."""
+        """The output layer's output from the latest forward pass."""
+        if self.graph is not None:
+            return self.layers[self.graph.output].output
         return self.layers[-1].output if self.layers else None
 
     def forward(self, X: Any, training: bool = False) -> np.ndarray:
-        """Check ``X`` (n, *input_shape), run every layer on it, return the output."""
-        return self.run(as_inputs(X, self.input_shape, self.dtype), training)
+        """Check ``X`` (n, *input_shape), or for several inputs a mapping of each
+        input's name to its array, run every layer on it, return the output."""
+        return self.run(self.checked(X), training)
 
-    def run(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        """Run every layer on an already checked array (the hot path of training)."""
+    def checked(self, X: Any) -> Any:
+        """``X`` checked at the door: an array, or :class:`~netspec.runtime.graph.Inputs` for several inputs."""
+        if self.input_shape is not None and not isinstance(X, dict):
+            return as_inputs(X, self.input_shape, self.dtype)
+        return as_named_inputs(X, self.input_shapes, self.dtype)
+
+    def run(self, X: Any, training: bool = False) -> np.ndarray:
+        """Run every layer on already checked inputs (the hot path of training);
+        a chain runs its layers in order, a graph in its topological order."""
+        if self.graph is not None:
+            return self.graph.run(self.layers, X, training)
         output = X
         for layer in self.layers:
             output = layer.forward(output, training=training)
@@ -108,7 +123,10 @@ class Pipeline:
         PyTorch does, which saves a matrix product per step.)
 
         A network ending in softmax + categorical cross-entropy (or sigmoid +
-        binary cross-entropy) uses the fused gradient ``(p − y)/n``."""
+        binary cross-entropy) uses the fused gradient ``(p − y)/n``. A graph
+        sums the gradients where an output fans out to several layers."""
+        if self.graph is not None:
+            return self.graph.backward(self.layers, self.loss_function, targets, FUSED)
         last = self.layers[-1]
         fused = FUSED.get((type(last), type(self.loss_function)))
         if fused is not None and not self.loss_function.from_logits:
@@ -136,7 +154,7 @@ class Pipeline:
         if self.loss_function is None:
             raise _no_loss()
         config = self.training.with_overrides(**overrides)
-        X = as_inputs(X, self.input_shape, self.dtype)
+        X = self.checked(X)
         return fit(self, X, self.targets(y, len(X)), config, verbose=verbose, stream=stream, on_epoch=on_epoch)
 
     def evaluate(self, X: Any, y: Any, metrics: Sequence[str] | None = None) -> dict[str, float]:
@@ -172,14 +190,15 @@ class Pipeline:
         return self.loss_function.calculate(output, self.targets(y, len(output)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class indices (categorical), 0/1 labels (binary), or the output values (regression)."""
+        """Class indices (categorical), 0/1 labels (binary), or the output values (regression).
+        Classes are along the last axis, as softmax is: an output (n, H, W, classes) gives (n, H, W)."""
         output = self.forward(X)
         if self.task == "categorical":
-            return np.argmax(output, axis=1)
+            return np.argmax(output, axis=-1)
         if self.task == "binary":
             threshold = 0.0 if getattr(self.loss_function, "from_logits", False) else 0.5
             labels = (output > threshold).astype(np.int64)
-            return labels[:, 0] if labels.shape[1] == 1 else labels
+            return labels[..., 0] if labels.shape[-1] == 1 else labels
         return output
 
     def parameters(self) -> list[np.ndarray]:
