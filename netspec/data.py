@@ -33,7 +33,7 @@ import zipfile
 import zlib
 from array import array
 from functools import partial
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -165,10 +165,13 @@ def load(
     header: bool | None = None,
     delimiter: str = ",",
     max_bytes: int = DEFAULT_MAX_BYTES,
+    inputs: Sequence[str] | None = None,
 ) -> Data:
     """Read ``(X, y)`` from a ``.csv``, ``.npy`` or ``.npz`` file.
 
-    - ``.npz``: arrays named ``X`` (required) and ``y`` (optional).
+    - ``.npz``: arrays named ``X`` (required) and ``y`` (optional); for a
+      network with several inputs, named by ``inputs``, one array per input
+      name instead of ``X``, returned as a dict of name to array.
     - ``.npy``: one array, returned as ``X`` with ``y`` None.
     - ``.csv``: a numeric table with an optional header row, cells separated
       by ``delimiter`` (one character; default ``,``). The first row is a
@@ -212,9 +215,12 @@ def load(
         raise DataError(f"{path} is empty; expected a table of numbers")
     if extension == ".csv":
         return _read_csv(path, label, header, _delimiter(delimiter))
+    if inputs is not None and extension != ".npz":
+        raise DataError(f"{path}: the network has several inputs ({', '.join(inputs)}); give them as an .npz "
+                        "with one array per input name and y")
     if extension == ".npy":
         return _read_npy(path, max_bytes)
-    return _read_npz(path, max_bytes)
+    return _read_npz(path, max_bytes, inputs)
 
 
 def _read_npy(path: str, max_bytes: int) -> Data:
@@ -224,16 +230,20 @@ def _read_npy(path: str, max_bytes: int) -> Data:
         return _checked_arrays(path, _read_array(path, "X", stream), None)
 
 
-def _read_npz(path: str, max_bytes: int) -> Data:
-    """Check the archive's ``X`` and ``y`` headers (dtype, unpacked size), then read them."""
+def _read_npz(path: str, max_bytes: int, inputs: Sequence[str] | None = None) -> Data:
+    """Check the archive's headers of ``X`` (or of each of ``inputs``) and
+    ``y`` (dtype, unpacked size), then read them."""
+    wanted = list(inputs) if inputs is not None else ["X"]
     try:
         with zipfile.ZipFile(path) as archive:
             members = {name.removesuffix(".npy"): name for name in archive.namelist()}
-            if "X" not in members:
-                raise DataError(
-                    f"{path} has no array named 'X'; arrays present: {', '.join(members) or 'none'}"
-                )
-            names = [name for name in ("X", "y") if name in members]
+            for name in wanted:
+                if name not in members:
+                    what = f"for the input {name!r}" if inputs is not None else "named 'X'"
+                    raise DataError(
+                        f"{path} has no array {what}; arrays present: {', '.join(members) or 'none'}"
+                    )
+            names = [*wanted, *(["y"] if "y" in members else [])]
             unpacked = 0
             for name in names:
                 with archive.open(members[name]) as stream:
@@ -250,7 +260,14 @@ def _read_npz(path: str, max_bytes: int) -> Data:
         raise DataError(f"{path} is not a readable .npz archive: {error}") from None
     except (RuntimeError, NotImplementedError) as error:  # zipfile: encrypted, or a compression it lacks
         raise DataError(f"{path} cannot be unpacked: {error}; save it with numpy.savez") from None
-    return _checked_arrays(path, arrays["X"], arrays.get("y"))
+    if inputs is None:
+        return _checked_arrays(path, arrays["X"], arrays.get("y"))
+    checked = {name: _checked_arrays(f"{path}[{name}]", arrays[name], arrays.get("y"))[0] for name in wanted}
+    rows = {name: len(array) for name, array in checked.items()}
+    if len(set(rows.values())) > 1:
+        raise DataError(f"{path}: the inputs have different numbers of rows: "
+                        + ", ".join(f"{name} {count}" for name, count in rows.items()))
+    return checked, _checked_arrays(path, arrays[wanted[0]], arrays.get("y"))[1]
 
 
 def _read_array(path: str, name: str, stream) -> np.ndarray:
