@@ -96,15 +96,14 @@ GlobalAveragePooling1D = GlobalAveragePooling2D = GlobalAvgPool
 GlobalMaxPooling1D = GlobalMaxPooling2D = GlobalMaxPool
 
 __all__ = [
-    "Activation", "Adam", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BinaryCrossentropy",
-    "CategoricalCrossentropy", "CheckpointError", "Concatenate", "Conv1D", "Conv2D", "DataError",
+    "Activation", "Adam", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError", "Concatenate", "Conv1D", "Conv2D", "DataError",
     "Dense", "Diagnostic", "ELU", "Flatten", "GlobalAvgPool", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalMaxPool", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlorotUniform", "GradientReport", "HeNormal",
-    "History", "Initializer", "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MaxPool1D",
-    "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "MeanAbsoluteError",
-    "MeanSquaredError", "Multiply", "NetspecError", "Normal", "Optimizer", "Pipeline", "ReLU", "Report", "Reshape", "RMSprop", "SGD",
-    "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant",
-    "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_grid", "load_pipeline",
-    "load_plugins", "register_activation", "register_initializer", "register_layer", "register_loss",
-    "register_optimizer", "sweep", "validate",
+    "GlobalMaxPool", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlorotUniform", "GradientReport", "HeNormal", "History",
+    "Initializer", "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MaxPool1D", "MaxPool2D",
+    "MaxPooling1D", "MaxPooling2D", "MeanAbsoluteError", "MeanSquaredError", "Multiply", "NetspecError", "Normal",
+    "Optimizer", "Pipeline", "ReLU", "Report", "Reshape", "RMSprop", "SGD", "ShapeProblem", "Shapes", "Sigmoid",
+    "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant", "Zeros", "check_gradients", "compile",
+    "data", "infer", "json_schema", "load", "load_grid", "load_pipeline", "load_plugins", "register_activation",
+    "register_initializer", "register_layer", "register_loss", "register_optimizer", "sweep", "validate",
 ]
