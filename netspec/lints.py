@@ -56,7 +56,7 @@ def _loss_against_output(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
     loss = spec.loss
     if loss is None:
         return []
-    last = shapes.layers[-1]
+    last = shapes.output_step
     kind, width, found = last.type, last.out_features, []
     if loss.type == "categorical_crossentropy" and not loss.from_logits and kind not in ("softmax", "sigmoid"):
         found.append(_expects_probabilities("categorical cross-entropy", kind, "softmax", "crossentropy-without-softmax"))
@@ -96,7 +96,7 @@ def _step(step: LayerShape) -> str:
 
 @lint_rule("activation-after-activation", "activation-after-softmax", "dense-collapse")
 def _order_of_steps(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
-    """Steps that repeat or undo what the step before did, in one walk over the steps:
+    """Steps that repeat or undo what the step they read did, in one walk over the steps:
 
     - ``activation-after-activation``: two non-linear activations in a row
       (``linear`` is the identity, so it does not count); after softmax,
@@ -106,10 +106,14 @@ def _order_of_steps(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
       feeding another dense layer (``linear`` steps between them change nothing).
     """
     after_activation, after_softmax, collapsing = [], [], []
-    before, before_activates = None, False  # the step before this one, and whether it is a non-linear activation
-    feeding = None  # the last step that is not linear
+    # By step name: the step, whether it is a non-linear activation, and the
+    # last step up to it that is not linear. "Before" a step is the one step
+    # it reads: the previous one in a chain; none for a merge or an input.
+    seen: dict[str, tuple[LayerShape, bool, LayerShape | None]] = {}
     for step in shapes.layers:
         kind = step.type
+        source = seen.get(step.inputs[0]) if len(step.inputs) == 1 else None
+        before, before_activates, feeding = source if source is not None else (None, False, None)
         activates = kind != "linear" and isinstance(step.params, Activation)
         if activates and before is not None:
             if before.type == "softmax":
@@ -120,7 +124,7 @@ def _order_of_steps(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
             if kind == "dense" and feeding is not None and feeding.type == "dense":
                 collapsing.append(_collapse(feeding, step))
             feeding = step
-        before, before_activates = step, activates
+        seen[step.name] = (step, activates, feeding)
     return after_activation + after_softmax + collapsing
 
 
