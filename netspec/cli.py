@@ -1,11 +1,24 @@
 """The ``netspec`` command: a thin shell over the Python API.
 
-Exit codes: 0 success, 1 an invalid spec or bad data (with every diagnostic
-printed), 2 a usage error. Bad input never produces a traceback.
+Exit codes: 0 success, 1 an invalid spec, bad data or an output that cannot
+be written (with every diagnostic printed), 2 a usage error, 130 interrupted
+(Ctrl-C). Bad input never produces a traceback.
 
 The commands that only look at specs (``validate``, ``summary``, ``schema``,
 ``list``) never import NumPy or the runtime, so editors and pre-commit hooks
 get their answer at Python's start-up cost; the others import what they use.
+
+What a careful user can count on:
+
+- every output path is checked before any work starts (see
+  :func:`netspec.files.check_output`); the command's own inputs, and
+  existing files of another kind, are replaced only with ``--force``;
+- Ctrl-C during ``train`` stops at the end of the current batch and saves
+  the checkpoint; a second Ctrl-C aborts at once;
+- a reader that goes away (``netspec train … | head -1``) never stops the
+  work: output to a closed pipe is dropped quietly;
+- BLAS threads follow the size of the problem (:mod:`netspec.runtime.threads`),
+  unless ``--threads`` or ``NETSPEC_THREADS`` says otherwise.
 """
 
 from __future__ import annotations
@@ -13,31 +26,44 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 from . import api
 from .check import did_you_mean
 from .codes import CODES
 from .errors import DataError, Diagnostic, NetspecError, SpecError
-from .files import write_atomically
+from .files import check_output, check_output_folder, is_temporary, read_head, write_atomically, write_text
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import LINTS
 from .plugins import load_plugins
 from .registry import KINDS, REGISTRY, format_shape
 from .schema import json_schema_text
+from .spec import FileData, Train
 
 if TYPE_CHECKING:
     import numpy as np
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+    from .sweeps import Folder
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CARET_WINDOW = 100  # characters of a long source line shown around the column
+THREADS_VARIABLE = "NETSPEC_THREADS"  # netspec.runtime.threads.ENVIRONMENT; the parser must not import the runtime
+
+
+class UsageError(NetspecError):
+    """The command line asks for something that cannot be (exit 2)."""
 
 
 class Printer:
     """Writes diagnostics as ``FILE:LINE:COL: PATH: message``, then the source
-    line with a caret under the column, then the hint; colour on a terminal only."""
+    line with a caret under the column (a window of the line around it when
+    the line is long, as minified JSON is), then the hint; colour on a terminal only."""
 
     def __init__(self, stream: TextIO, color: bool | None = None):
         self.stream = stream
@@ -52,10 +78,24 @@ class Printer:
         print(f"{place}: {d.where}: {label}: {d.message} [{d.code}]", file=self.stream)
         line = report.document.line_text(d.line) if report and report.document and d.line else None
         if line is not None:
-            print(f"    {line}", file=self.stream)
-            print("    " + " " * (max(d.column or 1, 1) - 1) + self.paint("^", "1;32"), file=self.stream)
+            shown, offset = caret_window(line, max(d.column or 1, 1))
+            print(f"    {shown}", file=self.stream)
+            print("    " + " " * offset + self.paint("^", "1;32"), file=self.stream)
         if d.hint:
             print(f"    {self.paint('hint', '1;36')}: {d.hint}", file=self.stream)
+
+
+def caret_window(line: str, column: int, width: int = CARET_WINDOW) -> tuple[str, int]:
+    """``(text, offset)``: ``line`` as shown above a caret at 1-based
+    ``column``, and how many characters precede the caret. A line longer than
+    ``width`` is cut to ``width`` characters around the column, with ``…``
+    where text was left out."""
+    if len(line) <= width:
+        return line, column - 1
+    start = min(max(column - 1 - width // 2, 0), len(line) - width)
+    before = "…" if start > 0 else ""
+    after = "…" if start + width < len(line) else ""
+    return before + line[start:start + width] + after, column - 1 - start + len(before)
 
 
 def _wants_color(stream: TextIO) -> bool:
@@ -64,7 +104,12 @@ def _wants_color(stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-# ---------------------------------------------------------------- commands
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 sample``, ``2 samples``, ``1,000 samples``."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
+# ---------------------------------------------------------------- commands that only read specs
 
 def cmd_validate(args: argparse.Namespace) -> int:
     limits = _limits(args)
@@ -80,7 +125,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for d in report.diagnostics:
                 printer.diagnostic(d, report, file)
             if report.ok:
-                note = f" ({len(report.warnings)} warning{'s' * (len(report.warnings) != 1)})" if report.warnings else ""
+                note = f" ({count(len(report.warnings), 'warning')})" if report.warnings else ""
                 print(f"{file}: ok{note}")
     return EXIT_OK if all(r.ok for _, r in results) else EXIT_INVALID
 
@@ -131,6 +176,8 @@ def _options_of(entry: Any) -> list[str]:
 def cmd_check_gradients(args: argparse.Namespace) -> int:
     from .gradients import check_all
 
+    for name in args.names:
+        _check_differentiable(name)
     reports = check_all(args.names)
     for report in reports:
         print(report)
@@ -140,6 +187,23 @@ def cmd_check_gradients(args: argparse.Namespace) -> int:
     return EXIT_INVALID if failed else EXIT_OK
 
 
+def _check_differentiable(name: str) -> None:
+    """A UsageError unless ``name`` is a registered layer, activation or loss."""
+    from .gradients import CHECKED_KINDS
+
+    if any(REGISTRY.get(kind, name) for kind in CHECKED_KINDS):
+        return
+    other = next((kind for kind in KINDS if REGISTRY.get(kind, name)), None)
+    if other is not None:
+        raise UsageError(f'"{name}" is an {other}; only layers, activations and losses have gradients to check')
+    known = sorted({e.name for kind in CHECKED_KINDS for e in REGISTRY.entries(kind)})
+    close = did_you_mean(name, known)
+    raise UsageError(f'no layer, activation or loss is registered as "{name}"' + (f"; {close}" if close else "")
+                     + f" (registered: {', '.join(known)}; see netspec list)")
+
+
+# ---------------------------------------------------------------- commands that compute
+
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -147,169 +211,483 @@ def cmd_run(args: argparse.Namespace) -> int:
     if prepared is None:
         return EXIT_INVALID
     pipeline, X, y, source = prepared
-    output = pipeline.forward(X)
+    with _inference_threads(pipeline, X, args):
+        output = pipeline.forward(X)
+        losses = pipeline.evaluate(X, y, pipeline.reported_metrics) if pipeline.loss_function and y is not None else {}
     each = format_shape(output.shape[1:])
-    print(f"{args.file}: forward pass on {source}: {len(X)} samples → {each} output{'s' * (each != '1')} each")
-    if pipeline.loss_function is not None and y is not None:
-        for name, value in pipeline.evaluate(X, y, pipeline.reported_metrics).items():
-            print(f"{name}: {value:.10g}")
+    print(f"{args.file}: forward pass on {source}: {count(len(X), 'sample')} → {each} output"
+          f"{'s' * (each != '1')} each")
+    for name, value in losses.items():
+        print(f"{name}: {value:.10g}")
     rows = min(args.rows, len(output))
-    print(f"first {rows} outputs:")
+    print(f"first {count(rows, 'output')}:")
     with np.printoptions(precision=8, suppress=True, linewidth=120):
         print(output[:rows])
     return EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .runtime.training import fit
+
+    out = args.out or (os.path.splitext(os.path.basename(args.file))[0] + ".npz")
+    inputs = [args.file] + ([args.data] if args.data else [])
+    _check_train_outputs(args, out, inputs)
     prepared = _compiled_with_data(args)
     if prepared is None:
         return EXIT_INVALID
     pipeline, X, y, source = prepared
     if y is None:
         raise DataError(f"{source} has no labels or targets to train on")
-    if not args.quiet:
-        print(pipeline.summary())
-        print(f"training on {source}: {len(X)} samples, optimizer {pipeline.optimizer!r}")
-    overrides = {"epochs": args.epochs} if args.epochs is not None else {}
-    history = pipeline.fit(X, y, verbose=0 if args.quiet else 1, **overrides)
-    final = pipeline.evaluate(X, y, pipeline.reported_metrics)
-    final.update({k: v for k, v in history.last().items() if k.startswith("val_")})
-    print("final: " + " - ".join(f"{k}: {v:.6g}" for k, v in final.items()))
-    out = args.out or (os.path.splitext(os.path.basename(args.file))[0] + ".npz")
+    _check_train_outputs(args, out, inputs + _data_files(pipeline.spec, args.file))
+    config = pipeline.training.with_overrides(**({"epochs": args.epochs} if args.epochs is not None else {}))
+    X = pipeline.checked(X)
+    targets = pipeline.targets(y, len(X))
+    with Interrupt() as interrupt:
+        if not args.quiet:
+            print(pipeline.summary())
+            print(f"training on {source}: {count(len(X), 'sample')}, optimizer {pipeline.optimizer!r}", flush=True)
+        history = fit(pipeline, X, targets, config, verbose=0 if args.quiet else 1, stop=interrupt.requested,
+                      threads=args.threads)
+    _report_training(history, out)
+    pipeline.spec = _rebased(pipeline.spec, args.file, out)
     pipeline.save(out)
     print(f"saved {out}")
-    return EXIT_OK
+    if args.history:
+        _write_history(args.history, history)
+        print(f"saved the history to {args.history}")
+    return EXIT_INTERRUPTED if history.interrupted else EXIT_OK
+
+
+def _check_train_outputs(args: argparse.Namespace, out: str, inputs: list[str]) -> None:
+    from .runtime.checkpoint import is_checkpoint
+
+    check_output(out, "checkpoint", is_kind=is_checkpoint, inputs=inputs, force=args.force)
+    if args.history:
+        if os.path.abspath(args.history) == os.path.abspath(out):
+            raise UsageError(f"--history and --out both name {out}; give each its own file")
+        _history_format(args.history)
+        check_output(args.history, "history file", is_kind=_is_history, inputs=inputs + [out], force=args.force)
+
+
+def _report_training(history: Any, out: str) -> None:
+    """Say how training ended (early stopping, Ctrl-C), then the final values
+    of the weights kept, on the training and validation rows of each epoch."""
+    if history.stopped_early:
+        best = history.at(history.best_epoch)[history.monitor]
+        kept = (f"the weights of epoch {history.restored_epoch} are kept" if history.restored_epoch is not None
+                else "the last epoch's weights are kept")
+        print(f"early stopping at epoch {history.epochs[-1]}: {history.monitor} has not improved for "
+              f"{count(history.epochs[-1] - history.best_epoch, 'epoch')}; the best, {best:.6g}, was at epoch "
+              f"{history.best_epoch}; {kept}")
+    if history.interrupted:
+        where = history.interrupted
+        print(f"netspec: interrupted after batch {where['batch']} of {where['batches']} of epoch {where['epoch']}; "
+              f"saving the checkpoint to {out}", file=sys.stderr)
+    label = f"final (epoch {history.restored_epoch}'s weights)" if history.restored_epoch is not None else "final"
+    print(f"{label}: " + " - ".join(f"{k}: {v:.6g}" for k, v in history.final().items()))
+
+
+def _rebased(spec: dict, spec_file: str, out: str) -> dict:
+    """``spec`` with a relative data path made relative to the checkpoint's
+    folder, so that ``netspec evaluate MODEL.npz`` finds the same file."""
+    section = spec.get("data")
+    if not isinstance(section, dict) or "path" not in section or os.path.isabs(section["path"]):
+        return spec
+    full = os.path.join(os.path.dirname(os.path.abspath(spec_file)), section["path"])
+    moved = os.path.relpath(full, os.path.dirname(os.path.abspath(out)))
+    return {**spec, "data": {**section, "path": moved}}
+
+
+def _data_files(spec: dict, spec_file: str) -> list[str]:
+    """The data file a canonical spec's data section names, if any (an input not to overwrite)."""
+    section = spec.get("data")
+    if not isinstance(section, dict) or "path" not in section:
+        return []
+    return [os.path.join(os.path.dirname(os.path.abspath(spec_file)), section["path"])]
+
+
+_HISTORY_FORMATS = (".csv", ".json")
+
+
+def _history_format(path: str) -> str:
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in _HISTORY_FORMATS:
+        raise UsageError(f"--history {path}: expected a .csv or .json file name")
+    return extension
+
+
+def _is_history(path: str) -> bool:
+    """An earlier history: a CSV whose header starts with ``epoch``, or JSON with an ``epoch`` list."""
+    head = read_head(path, 256).lstrip()
+    return head.startswith(b"epoch,") or head == b"epoch\n" or (head.startswith(b"{") and b'"epoch"' in head)
+
+
+def _write_history(path: str, history: Any) -> None:
+    if _history_format(path) == ".csv":
+        write_text(path, history.as_csv())
+    else:
+        write_text(path, json.dumps(history.as_dict(), indent=2) + "\n")
+
+
+class Interrupt:
+    """Ctrl-C while training: the first asks training to stop at the end of
+    the current batch (:meth:`requested` turns true), the second aborts at
+    once (KeyboardInterrupt). The previous handler is back after the block.
+    Outside the main thread, where signals cannot be caught, it does nothing."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self.previous: Any = None
+
+    def __enter__(self) -> "Interrupt":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def requested(self) -> bool:
+        return self.pressed > 0
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.pressed += 1
+        if self.pressed > 1:
+            raise KeyboardInterrupt
+        print("\nnetspec: stopping at the end of this batch to save the checkpoint (Ctrl-C again to abort)",
+              file=sys.stderr, flush=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     pipeline = api.load_pipeline(args.checkpoint)
-    X, y, source = _data(args.data, None, args.checkpoint)
+    X, y, source = _checkpoint_data(args, pipeline)
     if y is None:
         raise DataError(f"{source} has no labels or targets to evaluate against")
-    results = pipeline.evaluate(X, y, pipeline.reported_metrics)
+    import numpy as np
+
+    with _inference_threads(pipeline, X, args), np.errstate(over="ignore", invalid="ignore"):
+        results = pipeline.evaluate(X, y, pipeline.reported_metrics)
+    bad = [name for name, value in results.items() if not math.isfinite(value)]
+    if bad:
+        raise DataError(f"{args.checkpoint} on {source}: the {bad[0]} is {results[bad[0]]}, not a number; the "
+                        "network's outputs overflow on this data (scale the inputs as in training)")
     if args.format == "json":
         print(json.dumps(results))
     else:
-        print(f"{args.checkpoint} on {source} ({len(X)} samples):")
+        print(f"{args.checkpoint} on {source} ({count(len(X), 'sample')}):")
         for name, value in results.items():
             print(f"{name}: {value:.10g}")
     return EXIT_OK
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
+def _checkpoint_data(args: argparse.Namespace, pipeline: Any) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``--data``, else the data section of the checkpoint's spec (relative to the checkpoint)."""
+    if args.data is not None:
+        return _data(args.data, None, args.checkpoint, _csv_options(args), _input_names(pipeline))
+    section = api.load(pipeline.spec).data
+    if section is None:
+        raise DataError(f"{args.checkpoint} has no data section in its spec: pass --data spiral|xor|sine|PATH")
+    return _data(None, section, args.checkpoint, _csv_options(args), _input_names(pipeline))
 
-    pipeline = api.load_pipeline(args.checkpoint)
-    X = _inputs(args.data, pipeline.input_features)
-    predictions = pipeline.predict(X)
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    layout = _prediction_format(args)
     if args.out:
-        _write_predictions(args.out, predictions)
-        print(f"wrote {len(predictions)} predictions to {args.out}")
+        check_output(args.out, "predictions file", is_kind=functools.partial(_is_predictions, layout=layout),
+                     inputs=[args.checkpoint, args.data], force=args.force)
+    pipeline = api.load_pipeline(args.checkpoint)
+    if args.proba and pipeline.task == "regression":
+        raise UsageError(f"--proba needs a classifier, but {args.checkpoint} is a regression network; "
+                         "its outputs are the predictions")
+    X = _inputs(args.data, pipeline, _csv_options(args))
+    with _inference_threads(pipeline, X, args):
+        values = probabilities(pipeline, X) if args.proba else pipeline.predict(X)
+        labels = pipeline.predict(X) if args.proba and layout == "json" else None
+    if args.out:
+        _write_predictions(args.out, layout, values, labels, args.proba)
+        print(f"wrote {count(len(values), 'prediction')} to {args.out}")
     else:
-        with np.printoptions(precision=8, suppress=True, linewidth=120, threshold=sys.maxsize):
-            for row in predictions:
-                print(row if np.ndim(row) == 0 else " ".join(str(v) for v in row))
+        sys.stdout.write(_predictions_text(layout, values, labels, args.proba))
     return EXIT_OK
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweeps import Folder, load_grid, sweep, train_variant
+def probabilities(pipeline: Any, X: Any) -> np.ndarray:
+    """Each class's probability, (n, classes), or each output's for binary
+    outputs: the network's output, through softmax or sigmoid when its loss
+    takes logits."""
+    import numpy as np
 
-    if not args.train and (args.data or args.metric or args.epochs):
-        print("netspec sweep: --data, --metric and --epochs go with --train", file=sys.stderr)
-        return EXIT_USAGE
-    if args.seed is not None and args.samples is None:
-        print("netspec sweep: --seed goes with --samples", file=sys.stderr)
-        return EXIT_USAGE
+    output = pipeline.forward(X)
+    if not getattr(pipeline.loss_function, "from_logits", False):
+        return output
+    if pipeline.task == "categorical":
+        shifted = np.exp(output - output.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+    return 1 / (1 + np.exp(-output))
+
+
+_PREDICTION_FORMATS = {".npy": "npy", ".csv": "csv", ".json": "json"}
+
+
+def _prediction_format(args: argparse.Namespace) -> str:
+    """``text``, ``csv``, ``json`` or ``npy``: from ``--out``'s extension, else ``--format``."""
+    if not args.out:
+        return args.format or "text"
+    layout = _PREDICTION_FORMATS.get(os.path.splitext(args.out)[1].lower())
+    if layout is None:
+        raise UsageError(f"--out {args.out}: expected a .npy, .csv or .json file name")
+    if args.format not in (None, layout):
+        raise UsageError(f"--format {args.format} does not match --out {args.out}; the file name decides")
+    return layout
+
+
+def _is_predictions(path: str, layout: str) -> bool:
+    """An earlier predictions file of this layout: NumPy, JSON with
+    ``predictions`` or ``probabilities``, or a CSV of numbers."""
+    head = read_head(path, 4096)
+    if layout == "npy":
+        return head.startswith(b"\x93NUMPY")
+    if layout == "json":
+        return head.lstrip().startswith(b"{") and (b'"predictions"' in head or b'"probabilities"' in head)
+    lines = head.decode("utf-8", "replace").splitlines()[:-1] or head.decode("utf-8", "replace").splitlines()
+    return bool(lines) and all(_is_number_row(line) for line in lines if line.strip())
+
+
+def _is_number_row(line: str) -> bool:
+    try:
+        [float(cell) for cell in line.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
+def _predictions_text(layout: str, values: np.ndarray, labels: np.ndarray | None, proba: bool) -> str:
+    import numpy as np
+
+    if layout == "json":
+        return json.dumps(_predictions_json(values, labels, proba)) + "\n"
+    if layout == "csv":
+        return _csv_rows(values)
+    with np.printoptions(precision=8, suppress=True, linewidth=120, threshold=sys.maxsize):
+        return "".join((str(row) if np.ndim(row) == 0 else " ".join(str(v) for v in row)) + "\n" for row in values)
+
+
+def _predictions_json(values: np.ndarray, labels: np.ndarray | None, proba: bool) -> dict[str, Any]:
+    if proba:
+        return {"predictions": labels.tolist() if labels is not None else None, "probabilities": values.tolist()}
+    return {"predictions": values.tolist()}
+
+
+def _csv_rows(values: np.ndarray) -> str:
+    fmt = "%d" if values.dtype.kind in "iu" else "%.17g"
+    rows = values.reshape(len(values), -1)
+    return "".join(",".join(fmt % v for v in row) + "\n" for row in rows)
+
+
+def _write_predictions(path: str, layout: str, values: np.ndarray, labels: np.ndarray | None, proba: bool) -> None:
+    import numpy as np
+
+    if layout == "npy":
+        write_atomically(path, lambda stream: np.save(stream, values))
+    else:
+        write_text(path, _predictions_text(layout, values, labels, proba))
+
+
+def _inference_threads(pipeline: Any, X: Any, args: argparse.Namespace) -> Any:
+    """The BLAS threads for one forward pass over ``X`` (see :mod:`netspec.runtime.threads`)."""
+    from .runtime import threads as blas
+
+    checked = pipeline.checked(X)
+    work = blas.step_work(pipeline, checked, len(checked), training=False)
+    return blas.blas_threads(blas.choose(work, getattr(args, "threads", None)))
+
+
+# ---------------------------------------------------------------- sweep
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweeps import load_grid, sweep, variant_count
+
+    _check_sweep_usage(args)
+    check_output_folder(args.out, "sweep")
     report = _checked(args.base, args)
     if report is None:
         return EXIT_INVALID
+    grid = _grid(args.grid, load_grid)
+    if grid is None:
+        return EXIT_INVALID
+    if _has_other_files(args.out) and not args.force:
+        print(f"netspec: {args.out} is not empty; pass --force to write into it", file=sys.stderr)
+        return EXIT_INVALID
+    total = variant_count(grid, args.samples)
+    if total > args.max_variants:
+        print(f"netspec: the grid makes {total:,} variants, more than --max-variants {args.max_variants:,}; "
+              "draw some with --samples N, or raise --max-variants", file=sys.stderr)
+        return EXIT_INVALID
+    variants = list(sweep(report.spec, grid, samples=args.samples, seed=args.seed))
+    data_of = _sweep_data(args)
+    if args.train:
+        _check_metric(args.metric, variants)
+        data_of(report.spec)  # unusable data stops the sweep here, before anything is written
+    return _write_sweep(args, grid, variants, data_of)
+
+
+def _check_sweep_usage(args: argparse.Namespace) -> None:
+    if not args.train and (args.data or args.metric or args.epochs):
+        raise UsageError("--data, --metric and --epochs go with --train")
+    if args.seed is not None and args.samples is None:
+        raise UsageError("--seed goes with --samples")
+
+
+def _grid(path: str, load_grid: Callable[[str], dict]) -> dict | None:
     try:
-        grid = load_grid(args.grid)
+        return load_grid(path)
     except SpecError as exc:
         printer = Printer(sys.stderr)
         for d in exc.diagnostics:
-            printer.diagnostic(d, None, args.grid)
-        return EXIT_INVALID
-    if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
-        print(f"netspec: {args.out} is not empty; pass --force to write into it", file=sys.stderr)
-        return EXIT_INVALID
-    loaded = functools.cache(lambda section: _data(args.data, section, args.base)[:2])
+            printer.diagnostic(d, None, path)
+        return None
 
-    def data_of(spec: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        return loaded(None if args.data else spec.data)
 
-    if args.train:
-        data_of(report.spec)  # unusable data stops the sweep here, before anything is written
-    folder = Folder(args.out, grid, data_dir=os.path.dirname(os.path.abspath(args.base)))
+def _has_other_files(folder: str) -> bool:
+    return os.path.isdir(folder) and any(not is_temporary(name) for name in os.listdir(folder))
+
+
+def _check_metric(metric: str | None, variants: list[Any]) -> None:
+    """A UsageError when no valid variant measures ``metric`` (before any training)."""
+    from .sweeps import measured_by
+
+    measured = set().union(*(measured_by(v.spec) for v in variants if v.ok))
+    if metric is not None and measured and metric not in measured:
+        hint = " (val_ values need train.validation_split)" if metric.startswith("val_") else ""
+        raise UsageError(f"--metric {metric}: no variant measures it{hint}; they measure "
+                         f"{', '.join(sorted(measured))}")
+
+
+def _sweep_data(args: argparse.Namespace) -> Callable[[Any], tuple[Any, np.ndarray | None]]:
+    """``data_of(spec)``: each distinct data section (and set of input names) is loaded once."""
+    def load(section: Any, inputs: tuple[str, ...] | None) -> tuple[Any, np.ndarray | None]:
+        return _data(args.data, section, args.base, _csv_options(args), list(inputs) if inputs else None)[:2]
+
+    loaded = functools.cache(load)
+
+    def data_of(spec: Any) -> tuple[Any, np.ndarray | None]:
+        names = tuple(api.infer(spec).input_shapes)
+        return loaded(None if args.data else spec.data, names if len(names) > 1 else None)
+
+    return data_of
+
+
+def _write_sweep(args: argparse.Namespace, grid: dict, variants: list[Any], data_of: Callable) -> int:
+    """Write (and train) every variant; the index grows as they are written."""
+    from . import sweeps
+
+    folder = sweeps.Folder(args.out, grid, data_dir=os.path.dirname(os.path.abspath(args.base)))
     folder.clear()
-    invalid = 0
-    for variant in sweep(report.spec, grid, samples=args.samples, seed=args.seed):
-        folder.add(variant)
-        invalid += not variant.ok
-        if args.train and variant.ok:
-            folder.add_result(train_variant(variant, data_of, epochs=args.epochs, limits=_limits(args)))
+    folder.start(set().union(*(sweeps.measured_by(v.spec) for v in variants if v.ok)) if args.train else ())
+    try:
+        for variant in variants:
+            folder.add(variant)
+            if args.train and variant.ok:
+                folder.add_result(sweeps.train_variant(variant, data_of, epochs=args.epochs, limits=_limits(args),
+                                                       threads=args.threads))
+    except KeyboardInterrupt:
+        folder.finish(args.metric, interrupted=True)
+        print(f"netspec: interrupted after {count(len(folder.entries), 'variant')} of {len(variants):,}; "
+              f"{args.out}/index.csv lists them", file=sys.stderr)
+        return EXIT_INTERRUPTED
     metric = folder.finish(args.metric)
-    count = len(folder.entries)
-    print(f"{args.out}: {count} variant{'s' * (count != 1)}, {count - invalid} valid, {invalid} invalid"
-          f" (index.csv{', results.csv' if metric else ''})")
-    if metric:
-        failed = sum(not r.ok for r in folder.results)
-        print(folder.table(metric) + (f"\n{failed} variant{'s' * (failed != 1)} failed to train" if failed else ""))
-    return EXIT_OK
+    return _sweep_summary(args, folder, metric)
 
+
+def _sweep_summary(args: argparse.Namespace, folder: Folder, metric: str | None) -> int:
+    entries = folder.entries
+    invalid = sum(entry["status"] != "ok" for entry in entries)
+    print(f"{args.out}: {count(len(entries), 'variant')}, {len(entries) - invalid} valid, {invalid} invalid"
+          f" (index.csv{', results.csv' if metric else ''})")
+    if not metric:
+        return EXIT_OK
+    print(folder.table(metric))
+    failed = sum(not r.ok for r in folder.results)
+    if failed:
+        print(f"{count(failed, 'variant')} failed to train; the reasons are in {args.out}/results.csv "
+              "(column error)", file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+# ---------------------------------------------------------------- data
 
 def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | None, str] | None:
     """Validate and compile ``args.file`` and load its data (``--data`` or the
     spec's data section): ``(pipeline, X, y, source)``, or None when the spec
     is invalid (its diagnostics printed)."""
+    from .runtime.checks import check_forward_memory
+
     report = _checked(args.file, args)
     if report is None:
         return None
     pipeline = api.compile(report.spec, limits=_limits(args))
-    X, y, source = _data(args.data, report.spec.data, args.file)
-    from .runtime.checks import check_forward_memory
-
-    check_forward_memory(len(X), report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
+    X, y, source = _data(args.data, report.spec.data, args.file, _csv_options(args), _input_names(pipeline))
+    samples = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+    check_forward_memory(samples, report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
     return pipeline, X, y, source
 
 
-def _data(name: str | None, section: Any, spec_file: str) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """``(X, y, description)`` from ``--data`` or else the spec's data section."""
+def _input_names(pipeline: Any) -> list[str] | None:
+    """The names of a network's inputs when it has several (a data file then holds one array per name)."""
+    return list(pipeline.input_shapes) if pipeline.input_shape is None else None
+
+
+def _data(name: str | None, section: Any, spec_file: str, csv: dict[str, Any],
+          inputs: list[str] | None = None) -> tuple[Any, np.ndarray | None, str]:
+    """``(X, y, description)`` from ``--data`` or else the spec's data section;
+    ``csv`` holds the CSV options given on the command line, ``inputs`` the
+    names of a network's several inputs (X is then a dict of arrays)."""
     from . import data
 
+    files = {**csv, **({"inputs": inputs} if inputs else {})}
     if name is not None:
-        options = {"seed": 0} if name.lower() == "spiral" else {}
-        X, y = data.resolve(name, **options)
-        return X, y, name
+        if name.lower() in data.DATASETS:
+            if csv:
+                raise UsageError(f"--{next(iter(csv)).replace('_', '-')} applies to data files, not to the "
+                                 f"built-in dataset {name}")
+            return (*data.resolve(name, **({"seed": 0} if name.lower() == "spiral" else {})), name)
+        return (*data.resolve(name, **files), name)
     if section is None:
         raise DataError(f"{spec_file} has no data section: pass --data spiral|xor|sine|PATH")
-    X, y = data.from_section(section, os.path.dirname(os.path.abspath(spec_file)))
+    if csv and not isinstance(section, FileData):
+        raise UsageError(f"--{next(iter(csv)).replace('_', '-')} applies to data files, but the data section of "
+                         f"{spec_file} is the built-in dataset {section.dataset}")
+    X, y = data.from_section(section, os.path.dirname(os.path.abspath(spec_file)), **files)
     return X, y, getattr(section, "dataset", None) or section.path
 
 
-def _inputs(path: str, features: int) -> np.ndarray:
-    """Inputs for prediction: a file's columns, without a trailing label column if it has one."""
+def _csv_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The CSV options given (``label``, ``header``, ``delimiter``), for :func:`netspec.data.load`."""
+    options = {}
+    if getattr(args, "label", None) is not None:
+        options["label"] = args.label
+    if getattr(args, "header", None) is not None:
+        options["header"] = args.header
+    if getattr(args, "delimiter", None) is not None:
+        options["delimiter"] = args.delimiter
+    return options
+
+
+def _inputs(path: str, pipeline: Any, csv: dict[str, Any]) -> Any:
+    """Inputs for prediction: a file's arrays (one per input name for a network
+    with several), or a CSV's columns without its label column: the one
+    ``--label`` names, or a trailing one when the file has one column more
+    than the network takes."""
     from . import data
 
-    X, _ = data.load(path, label=False) if path.lower().endswith(".csv") else data.load(path)
-    if X.ndim == 2 and X.shape[1] == features + 1 and path.lower().endswith(".csv"):
-        X = X[:, :-1]
-    return X
-
-
-def _write_predictions(path: str, predictions: np.ndarray) -> None:
-    import numpy as np
-
-    lower = path.lower()
-    if lower.endswith(".npy"):
-        write_atomically(path, lambda stream: np.save(stream, predictions))
-    elif lower.endswith(".csv"):
-        fmt = "%d" if predictions.dtype.kind in "iu" else "%.17g"
-        rows = predictions.reshape(len(predictions), -1)
-        write_atomically(path, lambda stream: np.savetxt(stream, rows, delimiter=",", fmt=fmt))
-    else:
-        raise DataError(f"--out {path}: expected a .npy or .csv file name")
+    inputs = _input_names(pipeline)
+    if inputs is not None:
+        return data.load(path, inputs=inputs, **csv)[0]
+    if not path.lower().endswith(".csv") or "label" in csv:
+        return data.load(path, **csv)[0]
+    X, _ = data.load(path, **{**csv, "label": False})
+    return X[:, :-1] if X.ndim == 2 and X.shape[1] == pipeline.input_features + 1 else X
 
 
 def _checked(file: str, args: argparse.Namespace) -> api.Report | None:
@@ -340,6 +718,52 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _upper_bound(model: Any, field: str) -> int:
+    """The ``le`` bound of a spec field, so the command line and the spec share one limit."""
+    return next(m.le for m in model.model_fields[field].metadata if getattr(m, "le", None) is not None)
+
+
+MAX_EPOCHS = _upper_bound(Train, "epochs")
+
+
+def _epochs(text: str) -> int:
+    """Like ``train.epochs`` in a spec: a positive integer up to its limit."""
+    value = _positive_int(text)
+    if value > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_EPOCHS:,} epochs (the limit of train.epochs), "
+                                         f"got {text}")
+    return value
+
+
+def _label(text: str) -> str | int:
+    """A CSV label column: an index (``0``, ``-1``) or a header name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _delimiter(text: str) -> str:
+    value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or tab), got {text!r}")
+    return value
+
+
+_KIND_NAMES = {**{kind: kind for kind in KINDS}, **{kind + "s": kind for kind in KINDS},
+               "losses": "loss", "activations": "activation"}
+
+
+def _kind(text: str) -> str:
+    """A component kind, singular or plural, any case: ``layers`` is ``layer``."""
+    kind = _KIND_NAMES.get(text.lower())
+    if kind is None:
+        close = did_you_mean(text.lower(), list(_KIND_NAMES))
+        raise argparse.ArgumentTypeError(f"unknown kind {text!r}" + (f"; {close}" if close else "")
+                                         + f" (kinds: {', '.join(k + 's' if k != 'loss' else 'losses' for k in KINDS)})")
+    return kind
+
+
 def _warning_code(text: str) -> str:
     """A code ``--ignore`` can silence: a lint's, not an error's, nor a typo."""
     if text in LINTS:
@@ -351,12 +775,8 @@ def _warning_code(text: str) -> str:
                                      + f" (warnings: {', '.join(LINTS)})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="netspec", description="Describe a neural network as data: validate it, inspect it, run it.")
-    parser.add_argument("--version", action="version", version=f"netspec {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _common_options() -> dict[str, argparse.ArgumentParser]:
+    """Option groups shared by several commands: checking a spec, reading data, and computing."""
     checking = argparse.ArgumentParser(add_help=False)
     checking.add_argument("--strict", action="store_true", help="treat warnings as errors")
     checking.add_argument("--ignore", action="append", default=[], metavar="CODE", type=_warning_code,
@@ -366,57 +786,112 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--max-file-bytes", type=_positive_int, metavar="N",
                           help=f"largest spec file read (default {DEFAULT_LIMITS.max_file_bytes:,})")
 
+    csv = argparse.ArgumentParser(add_help=False)
+    group = csv.add_argument_group("CSV data files")
+    labels = group.add_mutually_exclusive_group()
+    labels.add_argument("--label", type=_label, metavar="COLUMN", default=None,
+                        help="the label column: a header name or an index, 0-based, negative from the end "
+                             "(default: the spec's data.label, else the last column)")
+    labels.add_argument("--no-label", dest="label", action="store_false", default=None,
+                        help="every column is a feature (no labels)")
+    group.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                       help="the first row is (--header) or is not (--no-header) a header; "
+                            "default: a header when none of its cells is a number")
+    group.add_argument("--delimiter", type=_delimiter, metavar="CHAR", help="the cell separator (default ',')")
+
+    computing = argparse.ArgumentParser(add_help=False)
+    computing.add_argument("--threads", type=_positive_int, metavar="N",
+                           help=f"BLAS threads (default: ${THREADS_VARIABLE}, else 1 for small problems and "
+                                "every core for large ones)")
+    return {"checking": checking, "csv": csv, "computing": computing}
+
+
+DATA_HELP = ("a built-in dataset (spiral, xor, and, or, nand, sine, shapes, waves) or a .csv/.npy/.npz file; "
+             "default: the spec's data section")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netspec", description="Describe a neural network as data: validate it, inspect it, run it.")
+    parser.add_argument("--version", action="version", version=f"netspec {_version()}",
+                        help="print netspec's version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_options()
+    _add_inspecting(commands, common)
+    _add_computing(commands, common)
+    _add_sweep(commands, common)
+    return parser
+
+
+def _add_inspecting(commands: Any, common: dict) -> None:
+    checking = common["checking"]
     p = commands.add_parser("validate", parents=[checking], help="check spec files; print every problem")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("files", nargs="+", metavar="FILE", help="spec files (.json, .yaml, .yml)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
     p.set_defaults(run=cmd_validate)
 
-    p = commands.add_parser("summary", parents=[checking], help="table of layers, widths and parameters")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p = commands.add_parser("summary", parents=[checking], help="table of layers, shapes and parameters")
+    p.add_argument("file", metavar="FILE", help="a spec file")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="a table, or json with shapes as lists")
     p.set_defaults(run=cmd_summary)
 
     p = commands.add_parser("schema", help="print the JSON Schema of the spec language")
     p.set_defaults(run=cmd_schema)
 
     p = commands.add_parser("list", help="the registered components (built-ins and plugins) and their options")
-    p.add_argument("kind", nargs="?", choices=KINDS, help="only this kind")
+    p.add_argument("kind", nargs="?", type=_kind, metavar="KIND",
+                   help="only this kind: layers, activations, losses, initializers or optimizers")
     p.set_defaults(run=cmd_list)
 
     p = commands.add_parser("check-gradients", help="compare components' backward passes with finite differences")
     p.add_argument("names", nargs="*", metavar="NAME", help="components to check (default: every layer and loss)")
     p.set_defaults(run=cmd_check_gradients)
 
-    data_help = ("a built-in dataset (spiral, xor, and, or, nand, sine) or a .csv/.npy/.npz file; "
-                 "default: the spec's data section")
 
-    p = commands.add_parser("run", parents=[checking], help="compile a spec and run a forward pass on data")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--data", metavar="spiral|xor|PATH", help=data_help)
+def _add_computing(commands: Any, common: dict) -> None:
+    checking, csv, computing = common["checking"], common["csv"], common["computing"]
+    p = commands.add_parser("run", parents=[checking, csv, computing],
+                            help="compile a spec and run a forward pass on data")
+    p.add_argument("file", metavar="FILE", help="a spec file")
+    p.add_argument("--data", metavar="NAME|PATH", help=DATA_HELP)
     p.add_argument("--rows", type=_positive_int, default=5, help="how many outputs to print (default 5)")
     p.set_defaults(run=cmd_run)
 
-    p = commands.add_parser("train", parents=[checking], help="train a spec on data and save a checkpoint")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--data", metavar="spiral|xor|PATH", help=data_help)
-    p.add_argument("--epochs", type=_positive_int, metavar="N", help="override the spec's train.epochs")
+    p = commands.add_parser("train", parents=[checking, csv, computing],
+                            help="train a spec on data and save a checkpoint")
+    p.add_argument("file", metavar="FILE", help="a spec file")
+    p.add_argument("--data", metavar="NAME|PATH", help=DATA_HELP)
+    p.add_argument("--epochs", type=_epochs, metavar="N",
+                   help=f"override the spec's train.epochs (at most {MAX_EPOCHS:,})")
     p.add_argument("--out", metavar="MODEL.npz", help="checkpoint to write (default: FILE's name with .npz, here)")
+    p.add_argument("--history", metavar="HISTORY.(csv|json)", help="also write each epoch's loss and metrics here")
+    p.add_argument("--force", action="store_true",
+                   help="write over an input or an existing file that is not a checkpoint (or history)")
     p.add_argument("--quiet", action="store_true", help="print only the final metrics")
     p.set_defaults(run=cmd_train)
 
-    p = commands.add_parser("evaluate", help="loss and metrics of a saved checkpoint on data")
-    p.add_argument("checkpoint", metavar="MODEL.npz")
-    p.add_argument("--data", required=True, metavar="spiral|xor|PATH", help="a built-in dataset or a data file")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p = commands.add_parser("evaluate", parents=[csv, computing], help="loss and metrics of a saved checkpoint on data")
+    p.add_argument("checkpoint", metavar="MODEL.npz", help="a checkpoint written by netspec train")
+    p.add_argument("--data", metavar="NAME|PATH",
+                   help="a built-in dataset or a data file (default: the data section of the checkpoint's spec)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
     p.set_defaults(run=cmd_evaluate)
 
-    p = commands.add_parser("predict", help="predictions of a saved checkpoint")
-    p.add_argument("checkpoint", metavar="MODEL.npz")
+    p = commands.add_parser("predict", parents=[csv, computing], help="predictions of a saved checkpoint")
+    p.add_argument("checkpoint", metavar="MODEL.npz", help="a checkpoint written by netspec train")
     p.add_argument("--data", required=True, metavar="X.(npy|csv|npz)", help="inputs to predict")
-    p.add_argument("--out", metavar="PREDS.(npy|csv)", help="write predictions here instead of printing them")
+    p.add_argument("--out", metavar="PREDS.(npy|csv|json)", help="write predictions here instead of printing them")
+    p.add_argument("--format", choices=("text", "csv", "json"),
+                   help="how to print them (default text; with --out, the file name's extension decides)")
+    p.add_argument("--proba", action="store_true",
+                   help="each class's probability instead of the predicted class (classifiers only)")
+    p.add_argument("--force", action="store_true", help="write over an input or a file that holds no predictions")
     p.set_defaults(run=cmd_predict)
 
-    p = commands.add_parser("sweep", help="write the variants of a spec over a grid of values; optionally train them")
+
+def _add_sweep(commands: Any, common: dict) -> None:
+    p = commands.add_parser("sweep", parents=[common["checking"], common["csv"], common["computing"]],
+                            help="write the variants of a spec over a grid of values; optionally train them")
     p.add_argument("base", metavar="BASE", help="the base spec (.json, .yaml)")
     p.add_argument("grid", metavar="GRID", help='paths → lists of values (.json, .yaml): {"layers[0].neurons": [16, 32]}')
     p.add_argument("--out", required=True, metavar="DIR",
@@ -425,14 +900,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write into a non-empty DIR (files of an earlier sweep there are removed first)")
     p.add_argument("--samples", type=_positive_int, metavar="N", help="N distinct combinations drawn at random")
     p.add_argument("--seed", type=int, metavar="S", help="seed of the draw (default: a different draw each run)")
+    p.add_argument("--max-variants", type=_positive_int, metavar="N", default=DEFAULT_LIMITS.max_variants,
+                   help=f"refuse a sweep of more variants (default {DEFAULT_LIMITS.max_variants:,})")
     p.add_argument("--train", action="store_true", help="train each valid variant; write results.csv, best first")
-    p.add_argument("--data", metavar="spiral|xor|PATH", help=data_help)
+    p.add_argument("--data", metavar="NAME|PATH", help=DATA_HELP)
     p.add_argument("--metric", choices=("loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae"),
                    help="sort the results by this (default: val_loss when measured, else loss)")
-    p.add_argument("--epochs", type=_positive_int, metavar="N",
+    p.add_argument("--epochs", type=_epochs, metavar="N",
                    help="train for N epochs instead of each variant's train.epochs (the written specs keep theirs)")
     p.set_defaults(run=cmd_sweep)
-    return parser
 
 
 def _version() -> str:
@@ -441,15 +917,84 @@ def _version() -> str:
     return __version__
 
 
+# ---------------------------------------------------------------- running a command
+
+class QuietPipe:
+    """A text stream that goes quiet when its reader has gone: after the first
+    write to a closed pipe (``netspec train … | head -1``), the file
+    descriptor is pointed at the null device, so the command finishes its work
+    and exits without an error, and Python's flush at exit has nothing to complain about."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def isatty(self) -> bool:
+        return not self.gone and self.stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _silence(self) -> None:
+        self.gone = True
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``netspec`` console script: loads plugins, then runs a command."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = QuietPipe(sys.stdout), QuietPipe(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _check_threads(args: argparse.Namespace) -> None:
+    """A bad ``NETSPEC_THREADS`` is a usage error, said before any work."""
+    if hasattr(args, "threads"):
+        from .runtime import threads as blas
+
+        try:
+            blas.requested(args.threads)
+        except NetspecError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _main(argv: Sequence[str] | None) -> int:
     for plugin in load_plugins():
         if not plugin.ok:
             print(f"netspec: warning: plugin {plugin.name} ({plugin.value}) failed to load: {plugin.error}",
                   file=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
+        _check_threads(args)
         return args.run(args)
+    except UsageError as exc:
+        print(f"netspec {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except NetspecError as exc:
         print(f"netspec: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -462,9 +1007,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("netspec: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

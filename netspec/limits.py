@@ -22,6 +22,8 @@ class Limits:
     - ``max_parameters``: total trainable parameters (default 500 million).
     - ``max_memory_bytes``: estimated bytes for parameters, gradients and
       optimizer state (default 8 GiB).
+    - ``max_variants``: variants one ``netspec sweep`` writes (default 10,000;
+      ``--max-variants``); a larger grid is refused before any is made.
     """
 
     max_file_bytes: int = 10 * 1024 * 1024
@@ -30,6 +32,7 @@ class Limits:
     max_layers: int = 10_000
     max_parameters: int = 500_000_000
     max_memory_bytes: int = 8 * 1024**3
+    max_variants: int = 10_000
 
 
 DEFAULT_LIMITS = Limits()

@@ -36,12 +36,13 @@ import numpy as np
 from .api import compile, infer, load, validate
 from .check import describe
 from .errors import DataError, Diagnostic, NetspecError, SpecError
-from .files import write_text
+from .files import remove_stale, write_text
 from .limits import DEFAULT_LIMITS, Limits
 from .read import Document, read
+from .registry import REGISTRY
 from .runtime.checks import check_forward_memory
-from .runtime.training import MINIMISED
-from .spec import FileData, Spec, parse_path, set_path
+from .runtime.training import MINIMISED, fit
+from .spec import FileData, Spec, Train, parse_path, set_path
 
 Grid = dict[str, list[Any]]
 
@@ -100,6 +101,13 @@ def sweep(base: Any, grid: Any, *, samples: int | None = None, seed: int | None 
     plan = _Plan(load(base).to_dict(), load_grid(grid))
     indices = range(plan.total) if samples is None else _draw(plan.total, samples, random.Random(seed))
     return (plan.variant(index) for index in indices)
+
+
+def variant_count(grid: Grid, samples: int | None = None) -> int:
+    """How many variants :func:`sweep` yields for a checked ``grid``: the
+    product of its list lengths, or at most ``samples`` when drawing."""
+    total = math.prod(len(values) for values in grid.values())
+    return total if samples is None else min(samples, total)
 
 
 def load_grid(source: Any) -> Grid:
@@ -237,13 +245,31 @@ class Result:
         return self.error is None
 
 
+def measured_by(spec: Spec) -> set[str]:
+    """What training ``spec`` reports, known before training: ``loss``, its
+    metrics, ``accuracy`` for a classifier (as ``netspec train`` prints), and
+    the ``val_`` twin of each when it holds out a validation split. Empty
+    without a loss (nothing to train)."""
+    if spec.loss is None:
+        return set()
+    train = spec.train if spec.train is not None else Train()
+    names = {"loss", *train.metrics}
+    if REGISTRY.get("loss", spec.loss.type).targets != "regression":
+        names.add("accuracy")
+    if train.validation_split > 0:
+        names |= {"val_" + name for name in names}
+    return names
+
+
 def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, epochs: int | None = None,
-                  limits: Limits = DEFAULT_LIMITS) -> Result:
+                  limits: Limits = DEFAULT_LIMITS, threads: int | None = None) -> Result:
     """Compile and train a valid ``variant`` quietly on ``data(spec)`` → ``(X, y)``,
-    then evaluate it on the same data. A :class:`DataError` or
+    then report the values of the weights kept on the training and validation
+    rows, as ``netspec train`` does. A :class:`DataError` or
     :class:`TrainingError` is recorded in the result, not raised; so is data
     whose forward pass would hold more than ``limits.max_memory_bytes`` of
-    layer outputs, before any is computed."""
+    layer outputs, before any is computed. ``threads``: BLAS threads (see
+    :mod:`netspec.runtime.threads`)."""
     assert variant.spec is not None, "only valid variants are trained"
     started = time.perf_counter()
     try:
@@ -251,15 +277,17 @@ def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, 
         if y is None:
             raise DataError("the data has no labels or targets to train on")
         widths = infer(variant.spec, limits=limits).widths
-        check_forward_memory(len(X), widths, variant.spec.dtype, limits.max_memory_bytes)
+        samples = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+        check_forward_memory(samples, widths, variant.spec.dtype, limits.max_memory_bytes)
         pipeline = compile(variant.spec, limits=limits)
+        config = pipeline.training.with_overrides(**({"epochs": epochs} if epochs is not None else {}))
+        config = config.with_overrides(metrics=pipeline.reported_metrics)
+        X = pipeline.checked(X)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a TrainingError
-            history = pipeline.fit(X, y, verbose=0, **({"epochs": epochs} if epochs is not None else {}))
-            metrics = pipeline.evaluate(X, y, pipeline.reported_metrics)
+            history = fit(pipeline, X, pipeline.targets(y, len(X)), config, verbose=0, threads=threads)
     except NetspecError as exc:
         return Result(variant.name, variant.values, {}, time.perf_counter() - started, str(exc).splitlines()[0])
-    metrics.update({k: v for k, v in history.last().items() if k.startswith("val_")})
-    return Result(variant.name, variant.values, metrics, time.perf_counter() - started)
+    return Result(variant.name, variant.values, history.final(), time.perf_counter() - started)
 
 
 def rank(results: Iterable[Result], metric: str | None = None) -> tuple[str, list[Result]]:
@@ -284,10 +312,13 @@ _WRITTEN = re.compile(r"variant-\d+\.json|index\.csv|index\.json|results\.csv")
 
 class Folder:
     """Writes a sweep into folder ``path``: ``variant-NNNN.json`` (the canonical
-    spec) per valid variant as it comes, then ``index.csv`` and ``index.json``
-    (every variant, with its diagnostics) and, when variants were trained,
-    ``results.csv``. Every file is written to a temporary file and renamed, so
-    an interrupted sweep leaves only whole files.
+    spec) per valid variant as it comes, with its row of ``index.csv`` right
+    after it, so that the index always lists exactly the variants written,
+    even when the sweep is killed; ``results.csv`` grows the same way, one
+    row per variant trained. :meth:`finish` writes ``index.json`` (every
+    variant, with its diagnostics) and ``results.csv`` again, sorted best
+    first. Every other file is written to a temporary file and renamed, so an
+    interrupted sweep leaves only whole files.
 
     ``data_dir`` is the folder the base spec's relative data paths are
     relative to; they are rewritten relative to ``path``, so each variant file
@@ -299,65 +330,88 @@ class Folder:
         self.data_dir = data_dir
         self.entries: list[dict[str, Any]] = []
         self.results: list[Result] = []
+        self._results_names: list[str] | None = None
         os.makedirs(self.path, exist_ok=True)
 
     def clear(self) -> None:
-        """Remove the files an earlier sweep wrote here (and nothing else)."""
+        """Remove the files an earlier sweep wrote here (and nothing else),
+        and the temporary files a killed sweep left."""
+        remove_stale(self.path)
         for name in os.listdir(self.path):
             if _WRITTEN.fullmatch(name):
                 os.remove(os.path.join(self.path, name))
 
+    def start(self, measures: Iterable[str] = ()) -> None:
+        """Write the header of ``index.csv``; rows follow as variants are added.
+        ``measures``: what trained variants will report (:func:`measured_by`),
+        the columns of ``results.csv`` while it grows."""
+        write_text(self._file(INDEX_CSV), _csv([self._index_header()]))
+        self._results_names = _in_order(set(measures))
+
     def add(self, variant: Variant) -> None:
-        """Record ``variant``; write its spec now when it is valid."""
+        """Record ``variant``: write its spec now when it is valid, then its index row."""
         file = None
         if variant.spec is not None:
             file = variant.name + ".json"
-            write_text(os.path.join(self.path, file), self._rebased(variant.spec).to_json())
+            write_text(self._file(file), self._rebased(variant.spec).to_json(), clean_stale=False)
         self.entries.append({
             "name": variant.name, "index": variant.index, "status": "ok" if variant.ok else "invalid",
             "values": variant.values, "file": file,
             "errors": [d.to_dict() for d in variant.errors], "warnings": [d.to_dict() for d in variant.warnings],
         })
+        _append(self._file(INDEX_CSV), _csv([self._index_row(self.entries[-1])]))
 
     def add_result(self, result: Result) -> None:
+        """Record ``result`` and append its row to ``results.csv`` (started by the first)."""
         self.results.append(result)
+        names = self._results_names if self._results_names is not None else self.measured()
+        if len(self.results) == 1:
+            write_text(self._file(RESULTS_CSV), _csv([self._results_header(names)]))
+        _append(self._file(RESULTS_CSV), _csv([self._results_row(result, names)]))
 
-    def finish(self, metric: str | None = None) -> str | None:
-        """Write the index, and the results sorted by ``metric`` (see :func:`rank`)
-        when there are any; returns the metric they were sorted by."""
-        write_text(os.path.join(self.path, INDEX_CSV), self.index_csv())
-        index = {"grid": self.grid, "variants": self.entries}
-        write_text(os.path.join(self.path, INDEX_JSON), json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    def finish(self, metric: str | None = None, *, interrupted: bool = False) -> str | None:
+        """Write the whole index (``index.json`` with ``interrupted`` when the
+        sweep stopped early) and the results sorted by ``metric`` (see
+        :func:`rank`) when there are any; returns the metric they were sorted by."""
+        write_text(self._file(INDEX_CSV), self.index_csv())
+        index = {"grid": self.grid, "interrupted": interrupted, "variants": self.entries}
+        write_text(self._file(INDEX_JSON), json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         if not self.results:
             return None
         metric, self.results = rank(self.results, metric)
-        write_text(os.path.join(self.path, RESULTS_CSV), self.results_csv())
+        write_text(self._file(RESULTS_CSV), self.results_csv())
         return metric
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.path, name)
 
     def index_csv(self) -> str:
         """name, status, one column per grid path, file, and the first error's path and message."""
-        rows = [["name", "status", *self.grid, "file", "error_path", "error_message"]]
-        for entry in self.entries:
-            first = entry["errors"][0] if entry["errors"] else {}
-            rows.append([entry["name"], entry["status"], *map(_cell, entry["values"].values()),
-                         entry["file"] or "", first.get("path", ""), first.get("message", "")])
-        return _csv(rows)
+        return _csv([self._index_header(), *map(self._index_row, self.entries)])
+
+    def _index_header(self) -> list[str]:
+        return ["name", "status", *self.grid, "file", "error_path", "error_message"]
+
+    def _index_row(self, entry: dict[str, Any]) -> list[str]:
+        first = entry["errors"][0] if entry["errors"] else {}
+        return [entry["name"], entry["status"], *map(_cell, entry["values"].values()),
+                entry["file"] or "", first.get("path", ""), first.get("message", "")]
 
     def results_csv(self) -> str:
         """variant, status, one column per grid path, each measured quantity, seconds, error."""
         names = self.measured()
-        rows = [["variant", "status", *self.grid, *names, "seconds", "error"]]
-        for r in self.results:
-            rows.append([r.name, "ok" if r.ok else "failed", *map(_cell, r.values.values()),
-                         *(_cell(r.metrics[n]) if n in r.metrics else "" for n in names),
-                         f"{r.seconds:.3f}", r.error or ""])
-        return _csv(rows)
+        return _csv([self._results_header(names), *(self._results_row(r, names) for r in self.results)])
+
+    def _results_header(self, names: list[str]) -> list[str]:
+        return ["variant", "status", *self.grid, *names, "seconds", "error"]
+
+    def _results_row(self, r: Result, names: list[str]) -> list[str]:
+        return [r.name, "ok" if r.ok else "failed", *map(_cell, r.values.values()),
+                *(_cell(r.metrics[n]) if n in r.metrics else "" for n in names), f"{r.seconds:.3f}", r.error or ""]
 
     def measured(self) -> list[str]:
         """The quantities any result has: loss first, each metric followed by its val_ twin."""
-        found = {name for r in self.results for name in r.metrics}
-        bases = sorted({name.removeprefix("val_") for name in found}, key=lambda n: (n != "loss", n))
-        return [name for base in bases for name in (base, "val_" + base) if name in found]
+        return _in_order({name for r in self.results for name in r.metrics})
 
     def table(self, metric: str, top: int = 5) -> str:
         """The ``top`` results as an aligned text table."""
@@ -382,6 +436,19 @@ class Folder:
 def _cell(value: Any) -> str:
     """A CSV cell: strings as they are, everything else as JSON (``true``, ``0.01``, ``{...}``)."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _in_order(found: set[str]) -> list[str]:
+    """Quantities as results list them: loss first, each metric followed by its val_ twin."""
+    bases = sorted({name.removeprefix("val_") for name in found}, key=lambda n: (n != "loss", n))
+    return [name for base in bases for name in (base, "val_" + base) if name in found]
+
+
+def _append(path: str, text: str) -> None:
+    """Append ``text``, whole rows, to a file in one write (a killed process
+    leaves every row it wrote, and no half row)."""
+    with open(path, "a", encoding="utf-8", newline="") as stream:
+        stream.write(text)
 
 
 def _csv(rows: list[list[str]]) -> str:

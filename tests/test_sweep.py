@@ -281,8 +281,8 @@ def test_cli_train_lists_a_variant_whose_training_fails(tmp_path, capsys):
         "layers[0].activation": ["relu"], "layers[1].activation": ["linear"], "loss": ["mse"],
         "train.optimizer": [{"type": "sgd", "learning_rate": 1e10}, {"type": "sgd", "learning_rate": 0.01}]})
     out = tmp_path / "out"
-    code, stdout, _ = run(capsys, "sweep", XOR, grid, "--out", out, "--train", "--epochs", 50)
-    assert code == 0 and "1 variant failed to train" in stdout
+    code, stdout, stderr = run(capsys, "sweep", XOR, grid, "--out", out, "--train", "--epochs", 50)
+    assert code == 1 and f"1 variant failed to train; the reasons are in {out}/results.csv (column error)" in stderr
     ok, failed = read_csv(out / "results.csv")
     assert (ok["variant"], ok["status"], ok["error"]) == ("variant-0002", "ok", "")
     assert (failed["variant"], failed["status"], failed["loss"]) == ("variant-0001", "failed", "")
@@ -333,9 +333,14 @@ def test_an_interrupted_sweep_leaves_only_whole_files(tmp_path, capsys, monkeypa
     grid = write(tmp_path / "grid.json", {"seed": [1, 2, 3]})
     out = tmp_path / "out"
     code, _, err = run(capsys, "sweep", XOR, grid, "--out", out, "--train", "--epochs", 2)
-    assert code == 130 and "interrupted" in err
-    assert sorted(p.name for p in out.iterdir()) == ["variant-0001.json", "variant-0002.json"]
+    assert code == 130 and "interrupted after 2 variants of 3" in err
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "results.csv", "variant-0001.json",
+                                                     "variant-0002.json"]
     assert netspec.load(out / "variant-0002.json").seed == 2
+    assert [row["name"] for row in read_csv(out / "index.csv")] == ["variant-0001", "variant-0002"]
+    index = json.loads((out / "index.json").read_text())
+    assert index["interrupted"] is True and [v["name"] for v in index["variants"]] == ["variant-0001", "variant-0002"]
+    assert [row["variant"] for row in read_csv(out / "results.csv")] == ["variant-0001"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -343,11 +348,11 @@ def test_an_interrupted_sweep_leaves_only_whole_files(tmp_path, capsys, monkeypa
     (["sweep", XOR, "{bad_grid}", "--out", "{out}"], "[empty-list]"),
     (["sweep", XOR, "{missing}", "--out", "{out}"], "[file-not-found]"),
     (["sweep", XOR, "{grid}", "--out", "{out}", "--train", "--data", "{missing}"], "neither a built-in dataset nor"),
-    (["sweep", ROOT / "examples" / "tutorial.json", "{grid}", "--out", "{out}", "--train"], "has no data section"),
+    (["sweep", "{no_data}", "{grid}", "--out", "{out}", "--train"], "has no data section"),
 ])
 def test_cli_bad_input_exits_1_without_writing(tmp_path, capsys, argv, message):
     names = {"grid": write(tmp_path / "grid.json", {"seed": [1]}), "bad_grid": write(tmp_path / "bad.json", {"seed": []}),
-             "missing": tmp_path / "missing.json", "out": tmp_path / "out"}
+             "missing": tmp_path / "missing.json", "out": tmp_path / "out", "no_data": write(tmp_path / "s.json", BASE)}
     code, out, err = run(capsys, *[str(a).format(**names) for a in argv])
     assert code == 1 and message in err
     assert not (tmp_path / "out").exists()

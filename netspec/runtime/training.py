@@ -8,11 +8,19 @@ network ends in that pair) and one optimiser step. Before the step, the loss
 and every gradient are checked: a non-finite value stops training with a
 :class:`TrainingError` naming the epoch, the batch and the first layer where
 it appeared, and the parameters keep their values from the last finite step.
+
+A ``stop`` callable, asked after every batch, ends training early at the end
+of that batch (``netspec train`` passes one that turns true on Ctrl-C). The
+loop runs with the BLAS threads :mod:`netspec.runtime.threads` chooses for
+the size of one step.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -21,6 +29,7 @@ from typing import Any, Callable, TextIO
 import numpy as np
 
 from ..errors import NetspecError
+from . import threads as blas
 
 MINIMISED = ("loss", "mae")
 
@@ -62,12 +71,24 @@ class TrainingConfig:
 
 @dataclass
 class History:
-    """Per-epoch values: ``loss`` and each metric, and ``val_`` ones with validation."""
+    """Per-epoch values: ``loss`` and each metric, and ``val_`` ones with validation.
+
+    - ``stopped_early``: early stopping ended training; ``best_epoch`` is the
+      epoch of the best monitored value (``monitor``) when early stopping was on.
+    - ``restored_epoch``: the epoch whose weights the network keeps when they
+      are not the last epoch's (early stopping's ``restore_best``), else None.
+    - ``interrupted``: ``{"epoch": e, "batch": b, "batches": n}`` when a
+      ``stop`` request ended training after batch b of n in epoch e (that
+      epoch's values are then those of its first b batches), else None.
+    """
 
     epochs: list[int] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
     best_epoch: int | None = None
+    monitor: str | None = None
+    restored_epoch: int | None = None
+    interrupted: dict[str, int] | None = None
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         self.epochs.append(epoch)
@@ -81,10 +102,30 @@ class History:
         """The last epoch's values."""
         return {name: series[-1] for name, series in self.values.items()}
 
+    def at(self, epoch: int) -> dict[str, float]:
+        """The values recorded for ``epoch``."""
+        row = self.epochs.index(epoch)
+        return {name: series[row] for name, series in self.values.items()}
+
+    def final(self) -> dict[str, float]:
+        """The values of the weights the network keeps: the restored epoch's,
+        else the last epoch's (training and validation rows as in each epoch)."""
+        return self.at(self.restored_epoch) if self.restored_epoch is not None else self.last()
+
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping: ``epoch`` and one list per quantity."""
+        """A JSON-ready mapping: ``epoch`` and one list per quantity, then how training ended."""
         return {"epoch": list(self.epochs), **{k: list(v) for k, v in self.values.items()},
-                "stopped_early": self.stopped_early, "best_epoch": self.best_epoch}
+                "stopped_early": self.stopped_early, "best_epoch": self.best_epoch, "monitor": self.monitor,
+                "restored_epoch": self.restored_epoch, "interrupted": self.interrupted}
+
+    def as_csv(self) -> str:
+        """One row per epoch: ``epoch``, then each quantity (``loss``, metrics, ``val_`` ones)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["epoch", *self.values])
+        for row, epoch in enumerate(self.epochs):
+            writer.writerow([epoch, *(repr(series[row]) for series in self.values.values())])
+        return out.getvalue()
 
 
 def accuracy(output: np.ndarray, targets: np.ndarray, task: str, from_logits: bool = False) -> float:
@@ -127,10 +168,15 @@ def split(samples: int, fraction: float, seed: int | None) -> tuple[np.ndarray, 
 
 class Progress:
     """What training prints: about 20 epoch lines per run (every epoch at
-    ``verbose=2``), each with the loss, metrics and speed; on a terminal a
-    progress line is also redrawn in place between them. Nothing at ``verbose=0``."""
+    ``verbose=2``), each with the loss, metrics and speed, and nothing at
+    ``verbose=0``. On a terminal, also a progress bar of the epochs with the
+    elapsed time, the time left and a smoothed samples/s, and, when an epoch
+    takes more than ``LONG_EPOCH`` seconds, a bar of its samples beneath
+    (tqdm, imported only when a bar is drawn)."""
 
     LINES = 20
+    LONG_EPOCH = 0.5
+    SMOOTHING = 0.3  # weight of the latest epoch in the samples/s shown
 
     def __init__(self, verbose: int, first: int, last: int, stream: TextIO | None = None):
         self.stream = stream if stream is not None else sys.stdout
@@ -138,35 +184,81 @@ class Progress:
         self.first, self.last = first, last
         self.every = 1 if verbose >= 2 else max(1, math.ceil((last - first + 1) / self.LINES))
         self.tty = verbose > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar = self.inner = None
+        self.speed: float | None = None
+        self.long = False
+        self.epoch_started = time.perf_counter()
 
-    def batch(self, epoch: int, done: int, total: int) -> None:
-        if self.tty and total > 1:
-            self._redraw(f"epoch {epoch}/{self.last} {_bar(done, total)} {done}/{total} batches")
+    def __enter__(self) -> "Progress":
+        if self.tty:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm
+            self.bar = tqdm(total=self.last - self.first + 1, file=self.stream, leave=True, **self._width(),
+                            desc="train", unit="epoch", mininterval=0.1,
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} epochs "
+                                       "[{elapsed}<{remaining}{postfix}]")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._close_inner()
+        if self.bar is not None:
+            self.bar.close()
+
+    def start_epoch(self, epoch: int, samples: int) -> None:
+        """Before an epoch of ``samples`` training rows: a samples bar if epochs are long."""
+        self.epoch_started = time.perf_counter()
+        if self.bar is not None and self.long:
+            self._open_inner(epoch, samples, 0)
+
+    def batch(self, epoch: int, done: int, total: int, rows: int, samples: int) -> None:
+        """After batch ``done`` of ``total`` (``rows`` rows of the epoch's ``samples``)."""
+        if self.bar is None or total < 2:
+            return
+        if self.inner is None and done < total and time.perf_counter() - self.epoch_started > self.LONG_EPOCH / 2:
+            self._open_inner(epoch, samples, rows * (done - 1))
+        if self.inner is not None:
+            self.inner.update(rows)
 
     def epoch(self, epoch: int, logs: dict[str, float], samples: int, seconds: float) -> None:
         if self.verbose <= 0:
             return
         speed = samples / seconds if seconds > 0 else float("inf")
+        self.speed = speed if self.speed is None or not math.isfinite(self.speed) else \
+            self.SMOOTHING * speed + (1 - self.SMOOTHING) * self.speed
+        self.long = seconds > self.LONG_EPOCH
         values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
         line = f"epoch {epoch}/{self.last} - {values} - {speed:,.0f} samples/s"
-        if (epoch - self.first) % self.every == 0 or epoch == self.last:
-            self._redraw(line + "\n" if self.tty else "")
-            if not self.tty:
+        printed = (epoch - self.first) % self.every == 0 or epoch == self.last
+        self._close_inner()
+        if self.bar is None:
+            if printed:
                 self.stream.write(line + "\n")
-        elif self.tty:
-            self._redraw(f"epoch {epoch}/{self.last} {_bar(epoch - self.first + 1, self.last - self.first + 1)} - "
-                         f"{values}")
-        self.stream.flush()
+                self.stream.flush()
+            return
+        if printed:
+            self.bar.write(line, file=self.stream)
+        shown = "".join(f", {k}={v:.4g}" for k, v in list(logs.items())[:2])
+        self.bar.set_postfix_str(f"{self.speed:,.0f} samples/s{shown}", refresh=False)
+        self.bar.update(1)
 
-    def _redraw(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K" + text)
-            self.stream.flush()
+    def _open_inner(self, epoch: int, samples: int, done: int) -> None:
+        self.inner = self._tqdm(total=samples, initial=done, file=self.stream, leave=False, **self._width(),
+                                desc=f"epoch {epoch}", unit=" samples", unit_scale=True, mininterval=0.1)
 
+    def _width(self) -> dict[str, Any]:
+        """Follow the terminal's width; 100 columns for a terminal that reports
+        none (a pseudo-terminal without a size would get an empty bar)."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return {"dynamic_ncols": True} if columns > 0 else {"ncols": 100}
 
-def _bar(done: int, total: int, width: int = 30) -> str:
-    filled = width * done // total
-    return f"[{'=' * filled}{'.' * (width - filled)}]"
+    def _close_inner(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
+            self.inner = None
 
 
 class Stopper:
@@ -192,10 +284,13 @@ class Stopper:
         self.waited += 1
         return self.waited >= self.rule.patience
 
-    def restore(self) -> None:
-        if self.best_values is not None:
-            for parameter, best in zip(self.parameters, self.best_values):
-                parameter[...] = best
+    def restore(self) -> bool:
+        """Put the best parameters back (when ``restore_best`` kept them); True if it did."""
+        if self.best_values is None:
+            return False
+        for parameter, best in zip(self.parameters, self.best_values):
+            parameter[...] = best
+        return True
 
 
 def first_non_finite(pipeline: Any, loss: float) -> str:
@@ -242,11 +337,15 @@ def check_finite(pipeline: Any, loss: float, gradients: list[np.ndarray], epoch:
 
 
 def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfig, *, verbose: int = 1,
-        stream: TextIO | None = None, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> History:
+        stream: TextIO | None = None, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        stop: Callable[[], bool] | None = None, threads: int | None = None) -> History:
     """Train ``pipeline`` on checked inputs ``X`` and ``targets`` for ``config.epochs`` epochs.
 
     The shuffle generator lives on the pipeline (``pipeline.state``) so that a
     second call, or a resumed checkpoint, continues the same sequence.
+    ``stop()`` is asked after every batch; when true, training ends there
+    (``History.interrupted``). ``threads`` fixes the BLAS threads (see
+    :func:`netspec.runtime.threads.choose` for the default).
     """
     train_rows, val_rows = split(len(X), config.validation_split, config.seed)
     X_train, y_train = X[train_rows], targets[train_rows]
@@ -254,34 +353,48 @@ def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfi
     state = pipeline.state
     if state.shuffle_rng is None:
         state.shuffle_rng = np.random.default_rng(config.seed)
-    parameters = pipeline.parameters()
-    history = History()
-    stopper = Stopper(config.early_stopping, parameters) if config.early_stopping else None
-    progress = Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream)
     size = config.batch_size or len(X_train)
-    for _ in range(config.epochs):
-        state.epoch += 1
-        started = time.perf_counter()
-        order = state.shuffle_rng.permutation(len(X_train)) if config.shuffle else np.arange(len(X_train))
-        batches = range(0, len(X_train), size)
-        for number, start in enumerate(batches, 1):
-            rows = order[start:start + size]
-            train_step(pipeline, X_train[rows], y_train[rows], state.epoch, number)
-            progress.batch(state.epoch, number, len(batches))
-        logs = metric_values(pipeline, pipeline.run(X_train), y_train, config.metrics)
-        if len(val_rows):
-            logs.update(metric_values(pipeline, pipeline.run(X_val), y_val, config.metrics, "val_"))
-        history.record(state.epoch, logs)
-        progress.epoch(state.epoch, logs, len(X_train), time.perf_counter() - started)
-        if on_epoch is not None:
-            on_epoch(state.epoch, logs)
-        if stopper is not None and stopper.update(state.epoch, logs):
-            history.stopped_early = True
-            break
+    count = blas.choose(blas.step_work(pipeline, X_train, min(size, len(X_train)), training=True), threads)
+    history = History(monitor=config.early_stopping.monitor if config.early_stopping else None)
+    stopper = Stopper(config.early_stopping, pipeline.parameters()) if config.early_stopping else None
+    with blas.blas_threads(count), Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream) as progress:
+        for _ in range(config.epochs):
+            state.epoch += 1
+            started = time.perf_counter()
+            history.interrupted = _epoch(pipeline, X_train, y_train, size, config.shuffle, progress, stop)
+            logs = metric_values(pipeline, pipeline.run(X_train), y_train, config.metrics)
+            if len(val_rows):
+                logs.update(metric_values(pipeline, pipeline.run(X_val), y_val, config.metrics, "val_"))
+            history.record(state.epoch, logs)
+            progress.epoch(state.epoch, logs, len(X_train), time.perf_counter() - started)
+            if on_epoch is not None:
+                on_epoch(state.epoch, logs)
+            if stopper is not None and stopper.update(state.epoch, logs):
+                history.stopped_early = True
+            if history.stopped_early or history.interrupted:
+                break
     if stopper is not None:
-        stopper.restore()
         history.best_epoch = stopper.best_epoch
+        if stopper.restore() and stopper.best_epoch != history.epochs[-1]:
+            history.restored_epoch = stopper.best_epoch
     return history
+
+
+def _epoch(pipeline: Any, X: np.ndarray, targets: np.ndarray, size: int, shuffle: bool, progress: Progress,
+           stop: Callable[[], bool] | None) -> dict[str, int] | None:
+    """One pass over the training rows in batches of ``size``; where it
+    stopped when ``stop()`` turned true after a batch, else None."""
+    epoch = pipeline.state.epoch
+    order = pipeline.state.shuffle_rng.permutation(len(X)) if shuffle else np.arange(len(X))
+    batches = range(0, len(X), size)
+    progress.start_epoch(epoch, len(X))
+    for number, start in enumerate(batches, 1):
+        rows = order[start:start + size]
+        train_step(pipeline, X[rows], targets[rows], epoch, number)
+        progress.batch(epoch, number, len(batches), len(rows), len(X))
+        if stop is not None and stop():
+            return {"epoch": epoch, "batch": number, "batches": len(batches)}
+    return None
 
 
 def train_step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int = 0, batch: int = 0) -> float:
