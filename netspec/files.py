@@ -63,9 +63,11 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise type(exc)(exc.errno, exc.strerror, path) from None  # the user's name, not the temporary one
         raise
 
 

@@ -381,3 +381,11 @@ def test_predict_reads_csv_with_the_options_given(capsys, spiral_model, tmp_path
     write(tmp_path / "plain.csv", "\n".join(f"{a},{b}" for a, b in X) + "\n")
     code, out, err = run(capsys, "predict", model, "--data", tmp_path / "plain.csv", "--no-label", "--no-header")
     assert code == 0 and [int(v) for v in out.split()] == pipeline.predict(X).tolist()
+
+
+def test_data_of_the_wrong_width_counts_in_words(tmp_path, capsys):
+    np.save(tmp_path / "one.npy", np.zeros((3, 1)))
+    code, _, err = run(capsys, "run", XOR, "--data", tmp_path / "one.npy")
+    assert code == 1 and "X has 1 column but the network's input expects 2 features" in err
+    code, _, err = run(capsys, "run", EXAMPLES / "regression.json", "--data", "xor")
+    assert code == 1 and "X has 2 columns but the network's input expects 1 feature\n" in err

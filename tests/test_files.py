@@ -183,3 +183,14 @@ def test_a_file_without_read_permission(tmp_path):
     path.chmod(0)
     with pytest.raises(InputError, match="it exists but you may not read it"):
         open_input(path, "spec")
+
+
+def test_a_failed_write_names_the_file_the_user_asked_for(tmp_path, monkeypatch):
+    def full(source, target):
+        raise OSError(28, "No space left on device", source)
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError) as caught:
+        write_text(tmp_path / "model.npz", "x")
+    assert caught.value.filename == str(tmp_path / "model.npz") and caught.value.strerror == "No space left on device"
+    assert list(tmp_path.iterdir()) == []

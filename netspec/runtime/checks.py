@@ -59,7 +59,8 @@ def _check_vectors(X: np.ndarray, features: int) -> None:
         )
     if X.shape[1] != features:
         raise DataError(
-            f"X has {X.shape[1]} columns but the network's input expects {features} features"
+            f"X has {X.shape[1]} column{'s' * (X.shape[1] != 1)} but the network's input expects "
+            f"{features} feature{'s' * (features != 1)}"
         )
 
 
@@ -191,7 +192,7 @@ def _class_labels(y: np.ndarray, outputs: int) -> np.ndarray:
     if index is not None:
         raise DataError(
             f"{_at('y', index)} = {y[index]} is out of range; expected a class label "
-            f"from 0 to {outputs - 1} (the network has {outputs} outputs)"
+            f"from 0 to {outputs - 1} (the network has {outputs} output{'s' * (outputs != 1)})"
         )
     return np.ascontiguousarray(y, dtype=np.int64)
 
