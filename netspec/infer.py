@@ -417,12 +417,21 @@ def _assumed(params: Component, shape: Shape) -> tuple[Shape, int, int]:
 def _cycles(run: list[tuple[Path, Component]], names: list[str],
             index_of: dict[str, int]) -> tuple[list[Diagnostic], set[int]]:
     """Every cycle of references between entries, each reported once, naming
-    every layer in it; and the indices of the entries on a cycle."""
-    reads = {path[1]: [index_of[s] for s in (params.sources() or ()) if s in index_of]
-             for (path, params) in run if len(path) == 2}
+    every layer in it; and the indices of the entries on a cycle.
+
+    An entry without ``inputs`` reads the entry before it, so a cycle may
+    pass through it. Every other reference points back, so each cycle holds
+    an entry that reads itself or a later one: only those are walked from,
+    and a valid graph costs one pass over its entries."""
+    reads = {}
+    for path, params in run:
+        if len(path) == 2:
+            declared = params.sources()
+            reads[path[1]] = ([path[1] - 1] if path[1] > 0 else []) if declared is None \
+                else [index_of[s] for s in declared if s in index_of]
     entry_name = {path[1]: name for (path, _), name in zip(run, names) if len(path) == 2}
     found, seen, members = [], set(), set()
-    for start in sorted(reads):
+    for start in [index for index, read in reads.items() if any(other >= index for other in read)]:
         cycle = _cycle_from(start, reads)
         if cycle is None or frozenset(cycle) in seen:
             continue
@@ -442,20 +451,24 @@ def _cycles(run: list[tuple[Path, Component]], names: list[str],
 
 
 def _cycle_from(start: int, reads: dict[int, list[int]]) -> list[int] | None:
-    """A cycle through ``start`` as the entries on it, in reading order, or None."""
-    stack, path, on_path = [(start, iter(reads.get(start, ())))], [start], {start}
+    """A cycle through ``start`` as the entries on it, in reading order, or None.
+
+    A depth-first walk that enters each entry once: one it has left did not
+    lead back to ``start``, and will not by another path (branches that merge
+    again would otherwise be walked once per path, exponentially many)."""
+    stack, path, entered = [(start, iter(reads.get(start, ())))], [start], {start}
     while stack:
         node, children = stack[-1]
         child = next(children, None)
         if child is None:
             stack.pop()
-            on_path.discard(path.pop())
+            path.pop()
         elif child == start:
             return list(path)
-        elif child not in on_path:
+        elif child not in entered:
             stack.append((child, iter(reads.get(child, ()))))
             path.append(child)
-            on_path.add(child)
+            entered.add(child)
     return None
 
 
