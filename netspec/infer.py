@@ -391,7 +391,12 @@ def _graph_step(path: Path, params: Component, name: str, sources: tuple[str, ..
         used = known[0]
         declared = params.__dict__.get("in_features")
         if declared is not None and len(used) == 1 and declared != used[0]:
-            side = f"input {sources[0]} has" if sources[0] in inputs else f"{sources[0]} outputs"
+            if sources[0] == INPUT_NAME and len(inputs) == 1:  # as in a chain
+                side = "the input has"
+            elif sources[0] in inputs:
+                side = f"input {sources[0]} has"
+            else:
+                side = f"{sources[0]} outputs" if params.sources() else f"the previous layer ({sources[0]}) outputs"
             problem = _mismatch(path, name, declared, used[0], sources[0], side)
             out, count, workspace = _assumed(params, (declared,))
             return out, count, workspace, problem
