@@ -103,7 +103,8 @@ class Pipeline:
         """``X`` checked at the door: an array, or :class:`~netspec.runtime.graph.Inputs` for several inputs."""
         if self.input_shape is not None and not isinstance(X, dict):
             return as_inputs(X, self.input_shape, self.dtype)
-        return as_named_inputs(X, self.input_shapes, self.dtype)
+        named = as_named_inputs(X, self.input_shapes, self.dtype)
+        return named if self.graph is not None else named.arrays["input"]  # a chain's layers take the array
 
     def run(self, X: Any, training: bool = False) -> np.ndarray:
         """Run every layer on already checked inputs (the hot path of training);
