@@ -329,18 +329,15 @@ def spec_rules(spec: Spec) -> list[Diagnostic]:
 
 
 def input_names(spec: Spec) -> list[Diagnostic]:
-    """In a network that names its inputs or reads them by name, no layer may
-    have an input's name (``input`` for one unnamed input): references
-    would not know which is meant."""
-    named = isinstance(spec.input, dict)
-    if not named and not any(layer.__dict__.get("inputs") is not None for layer in spec.layers):
+    """In a network that names its inputs, no layer may have an input's name:
+    references would not know which is meant. (A layer named ``input`` beside
+    one unnamed input is refused by inference, if the network is a graph.)"""
+    if not isinstance(spec.input, dict):
         return []
-    inputs = spec.inputs
     return [Diagnostic(("layers", index, "name"), "duplicate-name",
-                       f'layer name "{layer.name}" is already the name of '
-                       + (f'an input ("input.{layer.name}")' if named else "the network's input"),
+                       f'layer name "{layer.name}" is already the name of an input ("input.{layer.name}")',
                        "give the layer another name")
-            for index, layer in enumerate(spec.layers) if layer.__dict__.get("name") in inputs]
+            for index, layer in enumerate(spec.layers) if layer.__dict__.get("name") in spec.input]
 
 
 def duplicate_names(layers: list[Any]) -> list[Diagnostic]:

@@ -212,8 +212,9 @@ def infer(spec: Spec, *, limits: Limits = DEFAULT_LIMITS) -> Shapes:
 
     Never raises for a bad spec: problems are in ``Shapes.diagnostics``.
     """
-    if is_chain(spec):
-        shaped, total, found, explicit = _walk(spec, set())
+    walked = _walk(spec, set()) if _may_be_chain(spec) else None
+    if walked is not None:
+        shaped, total, found, explicit = walked
         if explicit and len({step.name for step in shaped}) < len(shaped):
             shaped, total, found, _ = _walk(spec, explicit)  # a name was given twice, or given and generated
         shapes = Shapes({INPUT_NAME: spec.input.shape}, tuple(shaped))
@@ -228,16 +229,16 @@ def infer(spec: Spec, *, limits: Limits = DEFAULT_LIMITS) -> Shapes:
     return replace(shapes, diagnostics=tuple(found)) if found else shapes
 
 
-def is_chain(spec: Spec) -> bool:
-    """A network of one unnamed input whose every layer reads the one before it
-    (no merge among them), and ends with the last."""
-    return (not isinstance(spec.input, dict) and spec.output is None
-            and all(layer.__dict__.get("inputs") is None and not layer.merge for layer in spec.layers))
+def _may_be_chain(spec: Spec) -> bool:
+    """One unnamed input and no ``output``: a chain, unless a layer names its inputs or merges
+    (which :func:`_walk` finds on its way)."""
+    return not isinstance(spec.input, dict) and spec.output is None
 
 
-def _walk(spec: Spec, taken: set[str]) -> tuple[list[LayerShape], int, list[Diagnostic], set[str]]:
-    """One pass over the steps: their shapes, the total parameter count, the
-    shape errors, and the names given explicitly.
+def _walk(spec: Spec, taken: set[str]) -> tuple[list[LayerShape], int, list[Diagnostic], set[str]] | None:
+    """One pass over the steps of a chain: their shapes, the total parameter
+    count, the shape errors, and the names given explicitly; None as soon as
+    a layer names its inputs or merges, which makes the network a graph.
 
     Unnamed steps are named as :func:`layer_names` names them, skipping the
     names in ``taken``. Names are seldom given, so :func:`infer` walks first
@@ -247,12 +248,14 @@ def _walk(spec: Spec, taken: set[str]) -> tuple[list[LayerShape], int, list[Diag
     A step whose rule refuses its input is reported and passes on the shape
     the rule says it would otherwise give (``ShapeProblem.assume``), else its
     input shape, so later steps are still checked."""
-    shape_rules = REGISTRY.shape_rules()
-    shape, previous = spec.input.shape, None
+    shape_rules, workspaces, merges = REGISTRY.shape_rules(), REGISTRY.workspaces(), REGISTRY.merges()
+    shape, previous, source = spec.input.shape, None, (INPUT_NAME,)
     shaped, found, explicit, counts, total = [], [], set(), {}, 0
     for path, params in _run(spec):
         fields = params.__dict__  # not getattr: a missing attribute is slow on pydantic models
         kind = params.type
+        if fields.get("inputs") is not None or kind in merges:
+            return None  # not a chain: the graph walk takes it
         name = fields.get("name")
         if name:
             explicit.add(name)
@@ -278,10 +281,11 @@ def _walk(spec: Spec, taken: set[str]) -> tuple[list[LayerShape], int, list[Diag
                 if used == shape:  # a shape-mismatch is the one problem reported for a step
                     found.append(_refused(path, name, exc, shape, previous))
             else:
-                workspace = _workspace(kind, params, used, out)
-        shaped.append(LayerShape(name, kind, path, shape, out, count, params, workspace, (previous or INPUT_NAME,)))
+                measure = workspaces.get(kind)
+                workspace = measure(params, used, out) if measure is not None else 0
+        shaped.append(LayerShape(name, kind, path, shape, out, count, params, workspace, source))
         total += count
-        shape, previous = out, name
+        shape, previous, source = out, name, (name,)
     return shaped, total, found, explicit
 
 
@@ -301,7 +305,11 @@ def _walk_graph(spec: Spec) -> tuple[list[LayerShape], list[Diagnostic], str | N
     final_of = {name: final[path[1]] for (path, _), name in zip(run, names)}  # a step's name -> its entry's last
     index_of = {name: path[1] for (path, _), name in zip(run, names)}
     shapes: dict[str, Shape | None] = dict(inputs)
-    shaped, found = [], []
+    shaped = []
+    found = [Diagnostic(path + ("name",), "duplicate-name",
+                        f'layer name "{INPUT_NAME}" is already the name of the network\'s input', "give the layer another name")
+             for (path, params) in run if len(path) == 2 and params.__dict__.get("name") == INPUT_NAME
+             and not isinstance(spec.input, dict)]
     for position, ((path, params), name) in enumerate(zip(run, names)):
         if len(path) == 3:  # an activation shorthand reads its own entry
             sources = (names[position - 1],)
@@ -502,8 +510,8 @@ def apply_rule(params: Component, used: Shape | tuple[Shape, ...]) -> tuple[Shap
 
 
 def _workspace(kind: str, params: Component, in_shape: Shape, out_shape: Shape) -> int:
-    entry = REGISTRY.get("layer", kind)
-    return entry.workspace(params, in_shape, out_shape) if entry is not None and entry.workspace else 0
+    workspace = REGISTRY.workspaces().get(kind)
+    return workspace(params, in_shape, out_shape) if workspace is not None else 0
 
 
 def source_of(shape: Shape, previous: str | None, named_input: bool = False) -> str:

@@ -109,10 +109,12 @@ def _order_of_steps(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
     # By step name: the step, whether it is a non-linear activation, and the
     # last step up to it that is not linear. "Before" a step is the one step
     # it reads: the previous one in a chain; none for a merge or an input.
-    seen: dict[str, tuple[LayerShape, bool, LayerShape | None]] = {}
+    seen: dict[str, tuple[LayerShape, bool, LayerShape | None]] | None = {} if shapes.graph else None
+    source = None  # in a chain, the step before
     for step in shapes.layers:
         kind = step.type
-        source = seen.get(step.inputs[0]) if len(step.inputs) == 1 else None
+        if seen is not None:
+            source = seen.get(step.inputs[0]) if len(step.inputs) == 1 else None
         before, before_activates, feeding = source if source is not None else (None, False, None)
         activates = kind != "linear" and isinstance(step.params, Activation)
         if activates and before is not None:
@@ -124,7 +126,9 @@ def _order_of_steps(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
             if kind == "dense" and feeding is not None and feeding.type == "dense":
                 collapsing.append(_collapse(feeding, step))
             feeding = step
-        seen[step.name] = (step, activates, feeding)
+        source = (step, activates, feeding)
+        if seen is not None:
+            seen[step.name] = source
     return after_activation + after_softmax + collapsing
 
 
@@ -262,10 +266,10 @@ def _drops_edge(spec: Spec, shapes: Shapes) -> Iterator[Diagnostic]:
     """A convolution or pooling layer with ``"valid"`` padding whose windows,
     by their size or stride, never reach the last rows or columns of its input."""
     for step in shapes.layers:
-        window = getattr(step.params, "window", None)  # convolution and pooling layers have one
-        if window is None or len(step.in_shape) != step.params.rank + 1:
+        params = step.params
+        if params.window is None or len(step.in_shape) != params.rank + 1:  # only convolution and pooling have windows
             continue
-        kernel, strides, dilation, padding = window()
+        kernel, strides, dilation, padding = params.window()
         spatial = step.in_shape[:-1]
         lost = [geometry.dropped(size, k, s, padding, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)]
         if any(lost):

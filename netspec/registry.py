@@ -103,6 +103,8 @@ class Registry:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._listeners: list[Callable[[], None]] = []
         self._shape_rules: dict[str, ShapeRule | None] | None = None
+        self._workspaces: dict[str, Callable[[Any, Shape, Shape], int]] | None = None
+        self._merges: frozenset[str] | None = None
 
     def add(self, entry: Entry, *, replace: bool = False) -> Entry:
         if entry.kind not in KINDS:
@@ -129,7 +131,7 @@ class Registry:
 
     def _changed(self) -> None:
         """Forget what was derived from the tables, and tell the listeners."""
-        self._shape_rules = None
+        self._shape_rules = self._workspaces = self._merges = None
         for listener in self._listeners:
             listener()
 
@@ -147,6 +149,20 @@ class Registry:
         if self._shape_rules is None:
             self._shape_rules = {name: entry.shape for name, entry in self._entries["layer"].items()}
         return self._shape_rules
+
+    def workspaces(self) -> dict[str, Callable[[Any, Shape, Shape], int]]:
+        """The workspace function of every layer type that has one, by name; made once per change."""
+        if self._workspaces is None:
+            self._workspaces = {name: entry.workspace for name, entry in self._entries["layer"].items()
+                                if entry.workspace is not None}
+        return self._workspaces
+
+    def merges(self) -> frozenset[str]:
+        """The names of the merge layers (several inputs); made once per change."""
+        if self._merges is None:
+            self._merges = frozenset(name for name, entry in self._entries["layer"].items()
+                                     if getattr(entry.params, "merge", False))
+        return self._merges
 
     def names(self, kind: str) -> list[str]:
         return list(self._entries[kind])

@@ -141,6 +141,7 @@ class Layer(Component):
 
     kind: ClassVar[str] = "layer"
     merge: ClassVar[bool] = False  # a merge layer takes several inputs
+    window: ClassVar[Any] = None  # convolution and pooling layers: their windows (see components.Windowed)
     name: Optional[Name] = None
     inputs: Optional[Annotated[Union[Name, tuple[Name, ...]], BeforeValidator(_one_or_many)]] = None
 
