@@ -362,6 +362,7 @@ class Interrupt:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     pipeline = api.load_pipeline(args.checkpoint)
     X, y, source = _checkpoint_data(args, pipeline)
+    X = pipeline.checked(X)
     if y is None:
         raise DataError(f"{source} has no labels or targets to evaluate against")
     import numpy as np
@@ -628,8 +629,8 @@ def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
         return None
     pipeline = api.compile(report.spec, limits=_limits(args))
     X, y, source = _data(args.data, report.spec.data, args.file, _csv_options(args), _input_names(pipeline))
-    samples = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
-    check_forward_memory(samples, report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
+    X = pipeline.checked(X)  # at the door: several inputs become one batch whose len() is the samples
+    check_forward_memory(len(X), report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
     return pipeline, X, y, source
 
 
