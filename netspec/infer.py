@@ -181,12 +181,13 @@ def _run(spec: Spec) -> Iterator[tuple[Path, Component]]:
             yield path + ("activation",), inline
 
 
-def layer_names(run: Iterable[tuple[Path, Component]]) -> list[str]:
+def layer_names(run: Iterable[tuple[Path, Component]], reserved: Iterable[str] = ()) -> list[str]:
     """Explicit names kept; unnamed steps get ``{type}_{k}`` counting per type from 1,
-    skipping names already taken."""
+    skipping names already taken, and the ``reserved`` ones (a graph's input names,
+    which ``inputs`` could not tell from a layer's)."""
     run = list(run)
     explicit = [params.__dict__.get("name") for _, params in run]
-    taken = set(explicit) - {None}
+    taken = (set(explicit) | set(reserved)) - {None}
     counts: dict[str, int] = {}
     names = []
     for (_, params), name in zip(run, explicit):
@@ -299,7 +300,7 @@ def _walk_graph(spec: Spec) -> tuple[list[LayerShape], list[Diagnostic], str | N
     cycle) is reported, and the shapes that depend on it are left unknown
     (empty), without further errors."""
     run = list(_run(spec))
-    names = layer_names(run)
+    names = layer_names(run, reserved=spec.inputs)
     inputs = {name: one.shape for name, one in spec.inputs.items()}
     final = {path[1]: name for (path, _), name in zip(run, names)}  # entry index -> its last step
     final_of = {name: final[path[1]] for (path, _), name in zip(run, names)}  # a step's name -> its entry's last
