@@ -352,6 +352,9 @@ def _sources(spec: Spec, path: Path, params: Component, name: str, inputs: dict[
                                f"{where} is the first layer, so it reads the network's input, but the network has "
                                f"{len(inputs)} inputs ({', '.join(inputs)})",
                                f'say which with "inputs": "{next(iter(inputs))}"')]
+    if not declared and not params.merge:
+        return (), [Diagnostic(path + ("inputs",), "unknown-input", f'{where} reads nothing: its "inputs" list is empty',
+                               'name the layer or input it reads, or leave "inputs" out to read the entry before it')]
     found, sources = [], []
     at = path + ("inputs",)
     for k, source in enumerate(declared):
