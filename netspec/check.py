@@ -70,7 +70,7 @@ def check(tree: Any, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, l
                                  f"{len(layers)} layers is over the limit of {limits.max_layers}",
                                  "raise Limits.max_layers if this is intended")]
     problems = duplicate_names(layers if isinstance(layers, list) else [])
-    if isinstance(tree.get("output"), list):
+    if isinstance(tree.get("output"), list) and len(tree["output"]) > 1:  # fewer is a list for a name: wrong-type
         problems.append(Diagnostic(("output",), "several-outputs",
                                    f"output names {len(tree['output'])} layers, but a network has one output for now",
                                    "name the one layer whose output the loss compares with the targets"))
