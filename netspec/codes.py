@@ -4,8 +4,10 @@ A code names one kind of problem and is promised stable across releases: tools
 and CI scripts match on it, ``--ignore CODE`` silences it, and
 ``docs/errors.md`` explains each with an example. A code is emitted at one
 stage of the flow (``read``, ``check``, ``infer``, ``lint``; ``data`` is kept
-for problems found in data files) with a default severity: lints are warnings
-(``--strict`` makes them errors), everything else is an error.
+for problems found in data files; ``import`` and ``export`` for models moving
+between netspec and other tools, :mod:`netspec.interop`) with a default
+severity: lints are warnings (``--strict`` makes them errors), everything else
+is an error.
 
 Tests keep this table in step with the package: every code used in a
 ``Diagnostic`` is listed here, and the lint codes are exactly those of
@@ -20,7 +22,7 @@ from typing import Literal
 from .errors import ERROR, WARNING
 
 Severity = Literal["error", "warning"]
-Stage = Literal["read", "check", "infer", "lint", "data"]
+Stage = Literal["read", "check", "infer", "lint", "data", "import", "export"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ _TABLE = [
     Code("drops-edge", WARNING, "lint", "valid padding or a stride leaves the last rows or columns unread"),
     Code("unused-output", WARNING, "lint", "in a graph, a layer whose output nothing reads"),
     Code("unused-input", WARNING, "lint", "a named input no layer reads"),
+    # export: netspec networks written for other tools (netspec.interop)
+    Code("no-exporter", ERROR, "export", "a layer type with no exporter to the format asked for"),
 ]
 
 CODES: dict[str, Code] = {entry.code: entry for entry in _TABLE}

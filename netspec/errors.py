@@ -11,7 +11,10 @@ Every netspec error is a :class:`NetspecError`, which is also a ``ValueError``:
 - :class:`SpecError` -- the spec (file, string, dict) is wrong;
 - :class:`DataError` -- data handed to a pipeline or read from a data file is
   wrong (column count, NaN, labels out of range...); its subclass
-  :class:`CheckpointError` -- a checkpoint cannot be read or does not match.
+  :class:`CheckpointError` -- a checkpoint cannot be read or does not match;
+- :class:`InteropError` -- a model cannot move between netspec and another
+  tool: a Keras or ONNX file netspec cannot import, or a network an exporter
+  cannot write.
 
 ``assert`` is kept for internal invariants; users never see it.
 """
@@ -124,6 +127,24 @@ class DataError(NetspecError):
 
 class CheckpointError(DataError):
     """A checkpoint file is missing, unreadable, or does not match its spec."""
+
+
+class InteropError(NetspecError):
+    """A model cannot be imported from, or exported to, another tool's format.
+    ``errors`` holds every problem found, each a :class:`Diagnostic` whose path
+    points into the foreign file (``config.layers[3].config.groups`` of a Keras
+    config, ``graph.node[4]`` of an ONNX model) or, for an export, into the spec."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], doing: str):
+        self.errors: list[Diagnostic] = list(diagnostics)
+        assert self.errors, "InteropError needs at least one diagnostic"
+        count = len(self.errors)
+        head = f"{doing}: {count} problem{'s' if count != 1 else ''}"
+        super().__init__(head + ":\n" + "\n".join(f"  {d}" for d in self.errors))
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.errors
 
 
 def spec_error(path: Sequence[PathPart], code: str, message: str, hint: str | None = None) -> SpecError:

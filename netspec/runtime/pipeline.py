@@ -51,7 +51,9 @@ class Pipeline:
     - ``parameters()`` -> every trainable array, in layer order;
     - ``summary()`` -> the layer table (the same as ``netspec summary``);
     - ``fit(X, y, **overrides)`` -> a :class:`History`; ``evaluate(X, y)``;
-    - ``save(path)``; restore with :func:`netspec.load_pipeline`.
+    - ``save(path)``; restore with :func:`netspec.load_pipeline`;
+    - ``to_onnx(path)``, ``to_torch()``: the network for ONNX Runtime and
+      PyTorch (:mod:`netspec.interop`).
 
     ``warnings`` holds the spec's lints (never raised). ``spec`` is the
     canonical spec as a plain dict. ``optimizer`` and ``training`` come from
@@ -179,6 +181,16 @@ class Pipeline:
 
         save(self, path, optimizer_state=optimizer_state)
 
+    def to_onnx(self, path: Any = None, *, opset: int | None = None) -> Any:
+        """The network as an ``onnx.ModelProto``, written to ``path`` when given
+        (see :mod:`netspec.interop.onnx`)."""
+        return _interop("onnx", "to_onnx")(self, path, opset=opset)
+
+    def to_torch(self) -> Any:
+        """The network as a ``torch.nn.Module`` holding copies of the weights
+        (see :mod:`netspec.interop.torch`)."""
+        return _interop("torch", "to_torch")(self)
+
     def targets(self, y: Any, samples: int) -> np.ndarray:
         """``y`` checked and shaped for this pipeline's loss (see :func:`as_targets`)."""
         return as_targets(y, kind=self.task, outputs=self.output_features, samples=samples, dtype=self.dtype)
@@ -213,6 +225,15 @@ class Pipeline:
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Pipeline([{inner}], loss={self.loss_function!r})"
+
+
+def _interop(module: str, function: str) -> Any:
+    """A function of :mod:`netspec.interop`, imported by name when first used:
+    the runtime imports no stage, and names the exporters (which run the
+    stages) as the registry names runtimes, by reference."""
+    from importlib import import_module
+
+    return getattr(import_module(f"netspec.interop.{module}"), function)
 
 
 def _no_loss() -> Exception:
