@@ -19,8 +19,11 @@ The tutorial's vocabulary, generalised to lists of arrays:
 - ``post_update_params()`` is the ``iterations += 1`` that ends each step.
 
 The update rules are PyTorch's (``torch.optim.SGD``, ``Adam``, ``RMSprop``
-without weight decay, with ``LambdaLR(lambda t: 1 / (1 + decay * t))`` for the
-decay), and agree with them to rounding in float64.
+and ``Adagrad`` without weight decay, ``AdamW`` with its decoupled weight
+decay, with ``LambdaLR(lambda t: 1 / (1 + decay * t))`` for the decay), and
+agree with them to rounding in float64. SGD's ``momentum_buffer="steps"`` is
+instead Keras's and the from-scratch book's momentum, which differs from
+PyTorch's when the learning rate changes (see :class:`SGD`).
 
 ``state_dict()`` returns plain arrays and ints only (``"iterations"`` and one
 ``"<slot>.<index>"`` array per slot and parameter, e.g. ``"m.0"``, ``"v.0"``),
@@ -94,6 +97,7 @@ class Optimizer:
 
     hyperparameters: tuple[str, ...] = ("learning_rate", "decay")
     slot_names: tuple[str, ...] = ()
+    initial_slot_value: float = 0.0  # what every slot array starts as
 
     def __init__(self, learning_rate: float, decay: float):
         _require_positive("learning_rate", learning_rate)
@@ -114,7 +118,8 @@ class Optimizer:
         (same length, same shapes, same order on every step)."""
         _check_gradients(parameters, gradients)
         if not self.slots:
-            self.slots = {name: [np.zeros_like(p) for p in parameters] for name in self.slot_names}
+            self.slots = {name: [np.full_like(p, self.initial_slot_value) for p in parameters]
+                          for name in self.slot_names}
         self._check_slots(self.slots, parameters)
         learning_rate = self.current_learning_rate
         for index, (parameter, gradient) in enumerate(zip(parameters, gradients)):
@@ -200,26 +205,34 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum μ.
 
-    Without momentum: ``p -= lr * g``.
-    With momentum (PyTorch's form; the buffer starts at 0, so ``buf = g`` on the
-    first step): ``buf = μ * buf + g``, then ``p -= lr * buf``, or with
-    ``nesterov=True``: ``p -= lr * (g + μ * buf)``.
+    Without momentum: ``p -= lr * g``. With momentum, ``momentum_buffer``
+    says what the buffer accumulates, which matters once the learning rate
+    changes (decay, a schedule); at a constant rate both give the same steps.
 
-    At a constant learning rate this is the tutorial's
-    ``update = μ * update - lr * g; p += update``, since then
-    ``update = -lr * buf`` at every step. Under decay the two differ: here the
-    current rate scales the whole buffer, there only the newest gradient.
+    - ``"gradients"`` (the default; PyTorch's form): the buffer starts at 0,
+      ``buf = μ * buf + g``, then ``p -= lr * buf``, or with ``nesterov=True``
+      ``p -= lr * (g + μ * buf)``. The current rate scales the whole buffer,
+      so a lower rate also shrinks the momentum of earlier steps.
+    - ``"steps"`` (Keras's and the from-scratch book's form): the buffer is
+      the last step, ``v = μ * v - lr * g``, then ``p += v``, or with
+      ``nesterov=True`` ``p += μ * v - lr * g``. Each gradient enters the
+      buffer scaled by the rate of its own step.
     """
 
     hyperparameters = ("learning_rate", "momentum", "nesterov", "decay")
+    MOMENTUM_BUFFERS = ("gradients", "steps")
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, decay: float = 0.0):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, decay: float = 0.0,
+                 momentum_buffer: str = "gradients"):
         super().__init__(learning_rate, decay)
         _require_fraction("momentum", momentum)
         _require("nesterov", nesterov, isinstance(nesterov, bool), "True or False")
         _require("nesterov", nesterov, not (nesterov and momentum == 0), "False when momentum=0")
+        _require("momentum_buffer", momentum_buffer, momentum_buffer in self.MOMENTUM_BUFFERS,
+                 '"gradients" or "steps"')
         self.momentum = float(momentum)
         self.nesterov = nesterov
+        self.momentum_buffer = momentum_buffer
         self.slot_names = ("momentum",) if momentum else ()
 
     def update(
@@ -228,14 +241,34 @@ class SGD(Optimizer):
         step = self._scratch(parameter)
         if buffer is None:
             parameter -= np.multiply(learning_rate, gradient, out=step)
-            return
-        buffer *= self.momentum
-        buffer += gradient
-        if self.nesterov:  # direction = g + μ * buf
-            np.add(gradient, np.multiply(self.momentum, buffer, out=step), out=step)
-            parameter -= np.multiply(learning_rate, step, out=step)
+        elif self.momentum_buffer == "steps":
+            self._update_steps(parameter, gradient, learning_rate, buffer, step)
         else:
-            parameter -= np.multiply(learning_rate, buffer, out=step)
+            buffer *= self.momentum
+            buffer += gradient
+            if self.nesterov:  # direction = g + μ * buf
+                np.add(gradient, np.multiply(self.momentum, buffer, out=step), out=step)
+                parameter -= np.multiply(learning_rate, step, out=step)
+            else:
+                parameter -= np.multiply(learning_rate, buffer, out=step)
+
+    def __repr__(self) -> str:
+        shown = super().__repr__()
+        return shown if self.momentum_buffer == "gradients" else f"{shown[:-1]}, momentum_buffer='steps')"
+
+    def _update_steps(self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, velocity: np.ndarray,
+                      step: np.ndarray) -> None:
+        """``v = μ * v - lr * g; p += v`` (Nesterov: ``p += μ * v - lr * g``)."""
+        scaled = np.multiply(learning_rate, gradient, out=step)
+        velocity *= self.momentum
+        velocity -= scaled
+        if self.nesterov:
+            extra = self._scratch(parameter, 1)
+            np.multiply(self.momentum, velocity, out=extra)
+            extra -= scaled
+            parameter += extra
+        else:
+            parameter += velocity
 
 
 class Adam(Optimizer):
@@ -284,6 +317,58 @@ class Adam(Optimizer):
         parameter -= np.divide(np.multiply(learning_rate, m_hat, out=step), denominator, out=step)
 
 
+class AdamW(Adam):
+    """AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay λ.
+
+    Each step first shrinks every parameter, ``p *= 1 - lr * λ``, with the
+    step's learning rate, then takes the :class:`Adam` step (whose gradient
+    holds no decay term). The default λ is PyTorch's, 0.01.
+    """
+
+    hyperparameters = ("learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "decay")
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-7, weight_decay: float = 0.01, decay: float = 0.0):
+        super().__init__(learning_rate, beta1, beta2, epsilon, decay)
+        _require("weight_decay", weight_decay, _finite(weight_decay) and weight_decay >= 0, "a finite number >= 0")
+        self.weight_decay = float(weight_decay)
+
+    def update(
+        self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, m: np.ndarray, v: np.ndarray
+    ) -> None:
+        if self.weight_decay:
+            parameter *= 1 - learning_rate * self.weight_decay
+        super().update(parameter, gradient, learning_rate, m, v)
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as ``torch.optim.Adagrad``: steps scaled by the root of the
+    sum of every squared gradient so far.
+
+    With ``sum`` starting at ``initial_accumulator_value``:
+    ``sum += g²``, ``p -= lr * g / (sqrt(sum) + ε)``. (PyTorch's own
+    ``lr_decay`` is this class's ``decay``, the same formula.)
+    """
+
+    hyperparameters = ("learning_rate", "initial_accumulator_value", "epsilon", "decay")
+    slot_names = ("sum",)
+
+    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.0,
+                 epsilon: float = 1e-7, decay: float = 0.0):
+        super().__init__(learning_rate, decay)
+        _require("initial_accumulator_value", initial_accumulator_value,
+                 _finite(initial_accumulator_value) and initial_accumulator_value >= 0, "a finite number >= 0")
+        _require_positive("epsilon", epsilon)
+        self.initial_accumulator_value = self.initial_slot_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def update(self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, total: np.ndarray) -> None:
+        step, denominator = self._scratch(parameter, 0), self._scratch(parameter, 1)
+        total += np.square(gradient, out=step)
+        denominator = np.add(np.sqrt(total, out=denominator), self.epsilon, out=denominator)
+        parameter -= np.divide(np.multiply(learning_rate, gradient, out=step), denominator, out=step)
+
+
 class RMSprop(Optimizer):
     """RMSprop, as ``torch.optim.RMSprop`` with ``alpha = ρ`` (no momentum,
     not centered).
@@ -310,4 +395,5 @@ class RMSprop(Optimizer):
         parameter -= np.divide(np.multiply(learning_rate, gradient, out=step), denominator, out=step)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad,
+                                          "adamw": AdamW}

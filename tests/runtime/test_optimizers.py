@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from netspec.runtime.optimizers import OPTIMIZERS, SGD, Adam, RMSprop
+from netspec.runtime.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, RMSprop
 
 CLOSE = dict(rtol=1e-15, atol=0)
 
@@ -14,8 +14,12 @@ CONFIGS = [
     (SGD, dict(learning_rate=0.1, momentum=0.9, nesterov=True)),
     (Adam, dict(learning_rate=0.01, decay=0.05)),
     (RMSprop, dict(learning_rate=0.01)),
+    (SGD, dict(learning_rate=0.1, momentum=0.9, decay=0.1, momentum_buffer="steps")),
+    (SGD, dict(learning_rate=0.1, momentum=0.9, nesterov=True, momentum_buffer="steps")),
+    (AdamW, dict(learning_rate=0.01, weight_decay=0.1)),
+    (Adagrad, dict(learning_rate=0.1, initial_accumulator_value=0.1, decay=0.01)),
 ]
-CONFIG_IDS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
+CONFIG_IDS = ["sgd", "momentum", "nesterov", "adam", "rmsprop", "momentum_steps", "nesterov_steps", "adamw", "adagrad"]
 
 
 def make_parameters(dtype=np.float64):
@@ -54,6 +58,90 @@ def test_two_momentum_steps_by_hand(nesterov):
     optimizer.step([p], [g1])
     optimizer.step([p], [g2])
     np.testing.assert_allclose(p, expected, **CLOSE)
+
+
+def book_sgd(parameter, gradients, learning_rate, decay, momentum):
+    """The from-scratch book's SGD with momentum, line by line: the rate
+    decayed before each step, then ``weight_updates = momentum *
+    weight_momentums - current_learning_rate * dweights``, ``weights += weight_updates``."""
+    weights, weight_momentums = parameter.copy(), np.zeros_like(parameter)
+    for iterations, dweights in enumerate(gradients):
+        current_learning_rate = learning_rate * (1.0 / (1.0 + decay * iterations))
+        weight_updates = momentum * weight_momentums - current_learning_rate * dweights
+        weight_momentums = weight_updates
+        weights += weight_updates
+    return weights
+
+
+def test_steps_momentum_is_the_books_sgd_under_decay_for_twenty_steps():
+    parameter, gradients = make_parameters()[0], [g[0] for g in gradient_sequence(20)]
+    expected = book_sgd(parameter, gradients, learning_rate=1.0, decay=0.1, momentum=0.9)
+    optimizer = SGD(learning_rate=1.0, momentum=0.9, decay=0.1, momentum_buffer="steps")
+    run(optimizer, [parameter], [[g] for g in gradients])
+    np.testing.assert_allclose(parameter, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_steps_nesterov_adds_momentum_times_velocity_minus_the_scaled_gradient():
+    lr, mu = 0.1, 0.9
+    p = np.array([1.0, -2.0])
+    g1, g2 = np.array([0.5, 1.5]), np.array([-1.0, 0.25])
+    v1 = -lr * g1
+    v2 = mu * v1 - lr * g2
+    expected = p + (mu * v1 - lr * g1) + (mu * v2 - lr * g2)
+    optimizer = SGD(learning_rate=lr, momentum=mu, nesterov=True, momentum_buffer="steps")
+    optimizer.step([p], [g1])
+    optimizer.step([p], [g2])
+    np.testing.assert_allclose(p, expected, rtol=1e-15, atol=1e-16)
+
+
+@pytest.mark.parametrize("nesterov", [False, True], ids=["momentum", "nesterov"])
+def test_the_two_momentum_buffers_agree_at_a_constant_rate_and_part_under_decay(nesterov):
+    gradients = gradient_sequence(10)
+    results = {}
+    for decay in (0.0, 0.2):
+        for form in SGD.MOMENTUM_BUFFERS:
+            parameters = make_parameters()
+            run(SGD(learning_rate=0.1, momentum=0.9, nesterov=nesterov, decay=decay, momentum_buffer=form),
+                parameters, gradients)
+            results[decay, form] = parameters
+    for constant, other in zip(results[0.0, "gradients"], results[0.0, "steps"]):
+        np.testing.assert_allclose(constant, other, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(results[0.2, "gradients"][0], results[0.2, "steps"][0], rtol=1e-6)
+
+
+def test_a_changing_rate_parts_the_two_forms_from_its_second_step():
+    # The first decayed step (t = 1) uses the same rate in both: the buffer holds only g0.
+    p1, p2 = make_parameters(), make_parameters()
+    gradients = gradient_sequence(3)
+    one = SGD(learning_rate=0.1, momentum=0.9, decay=0.5)
+    other = SGD(learning_rate=0.1, momentum=0.9, decay=0.5, momentum_buffer="steps")
+    for step, step_gradients in enumerate(gradients):
+        one.step(p1, step_gradients)
+        other.step(p2, step_gradients)
+        same = all(np.allclose(a, b, rtol=1e-14, atol=1e-15) for a, b in zip(p1, p2))
+        assert same == (step == 0)
+
+
+def test_adamw_shrinks_by_lr_times_decay_before_the_adam_step():
+    parameter, gradient = np.array([2.0, -1.0]), np.array([0.3, 0.4])
+    expected = parameter * (1 - 0.01 * 0.1)
+    Adam(learning_rate=0.01).step([expected], [gradient])
+    AdamW(learning_rate=0.01, weight_decay=0.1).step([parameter], [gradient])
+    np.testing.assert_array_equal(parameter, expected)
+
+
+def test_adagrad_divides_by_the_root_of_every_squared_gradient_so_far():
+    lr, eps, start = 0.5, 1e-7, 0.1
+    p = np.array([1.0, -2.0])
+    g1, g2 = np.array([0.5, 1.5]), np.array([-1.0, 0.25])
+    sum1 = start + g1**2
+    sum2 = sum1 + g2**2
+    expected = p - lr * g1 / (np.sqrt(sum1) + eps) - lr * g2 / (np.sqrt(sum2) + eps)
+    optimizer = Adagrad(learning_rate=lr, initial_accumulator_value=start, epsilon=eps)
+    optimizer.step([p], [g1])
+    optimizer.step([p], [g2])
+    np.testing.assert_allclose(p, expected, rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(optimizer.state_dict()["sum.0"], sum2, rtol=1e-15)
 
 
 def test_adam_first_step_is_lr_g_over_abs_g_plus_epsilon():
@@ -216,7 +304,10 @@ def test_tutorial_momentum_equals_ours_at_constant_learning_rate():
     "cls, options",
     [(SGD, dict(learning_rate=0.05)), (SGD, dict(learning_rate=0.05, momentum=0.9, decay=0.01)),
      (SGD, dict(learning_rate=0.05, momentum=0.5, nesterov=True)), (Adam, dict(learning_rate=0.05)),
-     (RMSprop, dict(learning_rate=0.01, decay=0.01))],
+     (RMSprop, dict(learning_rate=0.01, decay=0.01)),
+     (SGD, dict(learning_rate=0.05, momentum=0.9, decay=0.01, momentum_buffer="steps")),
+     (SGD, dict(learning_rate=0.05, momentum=0.5, nesterov=True, momentum_buffer="steps")),
+     (AdamW, dict(learning_rate=0.05)), (Adagrad, dict(learning_rate=0.5))],
     ids=CONFIG_IDS,
 )
 def test_minimising_a_convex_quadratic_decreases_it(cls, options):
@@ -252,6 +343,10 @@ def test_minimising_a_convex_quadratic_decreases_it(cls, options):
         (RMSprop, dict(epsilon=-1e-7), "epsilon"),
         (RMSprop, dict(decay=-0.1), "decay"),
         (Adam, dict(decay=True), "decay"),
+        (SGD, dict(momentum=0.9, momentum_buffer="velocity"), "momentum_buffer"),
+        (AdamW, dict(weight_decay=-0.1), "weight_decay"),
+        (Adagrad, dict(initial_accumulator_value=float("nan")), "initial_accumulator_value"),
+        (Adagrad, dict(epsilon=0.0), "epsilon"),
     ],
 )
 def test_invalid_arguments_name_what_was_expected_and_received(cls, options, name):
@@ -264,10 +359,15 @@ def test_repr_shows_hyperparameters():
     assert repr(SGD(momentum=0.9)) == "SGD(learning_rate=0.01, momentum=0.9, nesterov=False, decay=0.0)"
     assert repr(Adam()) == "Adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-07, decay=0.0)"
     assert repr(RMSprop(decay=1e-3)) == "RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-07, decay=0.001)"
+    assert repr(SGD(momentum=0.9, momentum_buffer="steps")) == \
+        "SGD(learning_rate=0.01, momentum=0.9, nesterov=False, decay=0.0, momentum_buffer='steps')"
+    assert repr(AdamW()) == \
+        "AdamW(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-07, weight_decay=0.01, decay=0.0)"
+    assert repr(Adagrad()) == "Adagrad(learning_rate=0.001, initial_accumulator_value=0.0, epsilon=1e-07, decay=0.0)"
 
 
 def test_optimizers_table():
-    assert OPTIMIZERS == {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+    assert OPTIMIZERS == {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad, "adamw": AdamW}
 
 
 @pytest.mark.parametrize("cls, options", CONFIGS, ids=CONFIG_IDS)

@@ -17,6 +17,11 @@ TORCH_OPTIMIZERS = {
     "rmsprop": lambda params, learning_rate=0.001, rho=0.9, epsilon=1e-7: torch.optim.RMSprop(
         params, lr=learning_rate, alpha=rho, eps=epsilon
     ),
+    "adamw": lambda params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7, weight_decay=0.01:
+        torch.optim.AdamW(params, lr=learning_rate, betas=(beta1, beta2), eps=epsilon, weight_decay=weight_decay),
+    "adagrad": lambda params, learning_rate=0.001, initial_accumulator_value=0.0, epsilon=1e-7: torch.optim.Adagrad(
+        params, lr=learning_rate, initial_accumulator_value=initial_accumulator_value, eps=epsilon
+    ),
 }
 
 CASES = [
@@ -31,6 +36,12 @@ CASES = [
     ("rmsprop", dict()),
     ("rmsprop", dict(learning_rate=0.01, rho=0.8, epsilon=1e-6)),
     ("rmsprop", dict(learning_rate=0.02, decay=0.5)),
+    ("adamw", dict()),
+    ("adamw", dict(learning_rate=0.05, beta1=0.8, beta2=0.99, epsilon=1e-8, weight_decay=0.3)),
+    ("adamw", dict(learning_rate=0.05, weight_decay=0.1, decay=0.2)),
+    ("adagrad", dict(learning_rate=0.1)),
+    ("adagrad", dict(learning_rate=0.5, initial_accumulator_value=0.2, epsilon=1e-10)),
+    ("adagrad", dict(learning_rate=0.3, decay=0.5)),
 ]
 
 RNG = np.random.default_rng(7)
