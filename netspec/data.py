@@ -7,6 +7,8 @@ targets, shape ``(samples,)`` or ``(samples, k)``: int64 when every value is a
 whole number, float64 otherwise; ``None`` when a file has no labels.
 
 - :func:`spiral` -- the cs231n spiral, ``classes`` interleaved arms in 2-D.
+- :func:`book_spiral` and :func:`vertical` -- the from-scratch book's spiral
+  (wound 2.5 times tighter) and its vertical columns, as its code makes them.
 - :func:`gate` -- the four rows of a logic gate's truth table (and, or, xor, nand).
 - :func:`sine` -- ``y = sin(2πx)`` on [0, 1), a small regression problem.
 - :func:`shapes` -- grayscale images ``(samples, size, size, 1)`` of a square,
@@ -85,6 +87,80 @@ def spiral(
         X[rows] = np.c_[r * np.sin(t), r * np.cos(t)]
         y[rows] = j
     return X, y
+
+
+def book_spiral(
+    samples: int = 100,
+    classes: int = 3,
+    seed: int | None = 0,
+    *,
+    rng: np.random.Generator | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The from-scratch book's spiral: ``classes`` arms of ``samples`` points,
+    the cs231n spiral with every angle times 2.5 (10 radians per arm, not 4).
+
+    As the book's ``spiral_data(samples, classes)`` makes it after its
+    ``init()`` (which seeds NumPy with 0 and makes its draws and arrays
+    float32), for class ``j`` in order, with ``N = samples``::
+
+        r = linspace(0, 1, N)
+        t = linspace(4j, 4(j + 1), N) + float32(float32(standard_normal(N)) · 0.2)
+        X[rows of j] = float32([r sin(2.5 t), r cos(2.5 t)]);  y[rows of j] = j
+
+    Returns ``X`` ``(N * classes, 2)``, float64 holding those float32 values
+    exactly, and ``y`` int64 ``(N * classes,)``. ``seed`` (default 0, as the
+    book's) makes a ``RandomState(seed)``, so ``book_spiral()`` is the
+    book's first ``spiral_data(samples=100, classes=3)``, bit for bit; or pass
+    ``rng`` (leave ``seed`` at its default or pass None).
+    """
+    n = _positive_int("samples", samples)
+    k = _positive_int("classes", classes)
+    _check_generated_size("book_spiral", n * k, 3 * 8)
+    source = _random_source(_seed_unless_rng(seed, rng), rng)
+    X = np.zeros((n * k, 2), dtype=np.float32)
+    y = np.zeros(n * k, dtype=np.int64)
+    for j in range(k):
+        rows = slice(n * j, n * (j + 1))
+        r = np.linspace(0.0, 1, n)
+        t = np.linspace(j * 4, (j + 1) * 4, n) + source.standard_normal(n).astype(np.float32) * np.float32(0.2)
+        X[rows] = np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
+        y[rows] = j
+    return X.astype(np.float64), y
+
+
+def vertical(
+    samples: int = 100,
+    classes: int = 3,
+    seed: int | None = 0,
+    *,
+    rng: np.random.Generator | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The from-scratch book's vertical data: for each class ``j``, ``samples``
+    points around (j / 3, 0.5), so the classes stand in columns side by side.
+
+    As the book's ``vertical_data(samples, classes)`` makes it after its
+    ``init()``, in float32, for class ``j`` in order, with ``N = samples``::
+
+        x = float32(standard_normal(N)) · 0.1 + j / 3      # drawn first
+        y = float32(standard_normal(N)) · 0.1 + 0.5        # then these
+        X[rows of j] = [x, y];  y[rows of j] = j
+
+    Returns ``X`` ``(N * classes, 2)``, float64 holding those float32 values,
+    and ``y`` int64. Randomness as in :func:`book_spiral`.
+    """
+    n = _positive_int("samples", samples)
+    k = _positive_int("classes", classes)
+    _check_generated_size("vertical", n * k, 3 * 8)
+    source = _random_source(_seed_unless_rng(seed, rng), rng)
+    X = np.zeros((n * k, 2), dtype=np.float32)
+    y = np.zeros(n * k, dtype=np.int64)
+    for j in range(k):
+        rows = slice(n * j, n * (j + 1))
+        across = source.standard_normal(n).astype(np.float32) * np.float32(0.1) + np.float32(j / 3)
+        up = source.standard_normal(n).astype(np.float32) * np.float32(0.1) + np.float32(0.5)
+        X[rows] = np.c_[across, up]
+        y[rows] = j
+    return X.astype(np.float64), y
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -695,6 +771,8 @@ DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "sine": sine,
     "shapes": shapes,
     "waves": waves,
+    "book_spiral": book_spiral,
+    "vertical": vertical,
     **{name: partial(gate, name) for name in GATES},
 }
 

@@ -19,7 +19,18 @@ from . import geometry
 from .errors import WARNING, Diagnostic, Path, format_path
 from .infer import LayerShape, Shapes
 from .registry import format_shape
-from .spec import Activation, Component, GateData, ShapesData, SineData, Spec, SpiralData, WavesData
+from .spec import (
+    Activation,
+    BookSpiralData,
+    Component,
+    GateData,
+    ShapesData,
+    SineData,
+    Spec,
+    SpiralData,
+    VerticalData,
+    WavesData,
+)
 
 Lint = Callable[[Spec, Shapes], Iterable[Diagnostic]]
 LINTS: dict[str, Lint] = {}
@@ -228,6 +239,8 @@ _SAMPLES: dict[type, Callable[[Any], int]] = {
     SineData: lambda data: data.samples,
     ShapesData: lambda data: data.samples_per_class * data.classes,
     WavesData: lambda data: data.samples_per_class * data.classes,
+    BookSpiralData: lambda data: data.samples * data.classes,
+    VerticalData: lambda data: data.samples * data.classes,
 }
 
 

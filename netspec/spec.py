@@ -322,7 +322,7 @@ class Train(Component):
     early_stopping: Optional[EarlyStopping] = None
 
 
-DATASETS = ("spiral", "xor", "and", "or", "nand", "sine", "shapes", "waves")
+DATASETS = ("spiral", "xor", "and", "or", "nand", "sine", "shapes", "waves", "book_spiral", "vertical")
 
 
 class SpiralData(Component):
@@ -332,6 +332,26 @@ class SpiralData(Component):
     points_per_class: PositiveInt = Field(default=100, le=10_000_000)
     classes: int = Field(default=3, ge=2, le=1000)
     noise: float = Field(default=0.2, ge=0, allow_inf_nan=False)
+    seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class BookSpiralData(Component):
+    """The from-scratch book's spiral: ``classes`` arms of ``samples`` points,
+    wound 2.5 times tighter than the cs231n spiral, as the book's code makes them."""
+
+    dataset: Literal["book_spiral"]
+    samples: PositiveInt = Field(default=100, le=10_000_000)
+    classes: int = Field(default=3, ge=2, le=1000)
+    seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class VerticalData(Component):
+    """The from-scratch book's vertical data: ``classes`` columns of ``samples``
+    points each, side by side along x."""
+
+    dataset: Literal["vertical"]
+    samples: PositiveInt = Field(default=100, le=10_000_000)
+    classes: int = Field(default=3, ge=2, le=1000)
     seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
 
 
@@ -396,6 +416,8 @@ DataSection = Annotated[
         Annotated[SineData, Tag("sine")],
         Annotated[ShapesData, Tag("shapes")],
         Annotated[WavesData, Tag("waves")],
+        Annotated[BookSpiralData, Tag("book_spiral")],
+        Annotated[VerticalData, Tag("vertical")],
         Annotated[FileData, Tag("file")],
     ],
     Discriminator(data_tag, custom_error_type="unknown-dataset",

@@ -6,7 +6,22 @@ import zipfile
 import numpy as np
 import pytest
 
-from netspec.data import DATASETS, GATES, SHAPES, WAVES, from_section, gate, load, resolve, shapes, sine, spiral, waves
+from netspec.data import (
+    DATASETS,
+    GATES,
+    SHAPES,
+    WAVES,
+    book_spiral,
+    from_section,
+    gate,
+    load,
+    resolve,
+    shapes,
+    sine,
+    spiral,
+    vertical,
+    waves,
+)
 from netspec.errors import DataError
 
 
@@ -149,8 +164,93 @@ def test_unknown_gate_lists_the_valid_ones_and_a_guess():
 # DATASETS and resolve
 
 
-def test_datasets_holds_spiral_sine_shapes_waves_and_every_gate():
-    assert set(DATASETS) == {"spiral", "sine", "shapes", "waves", *GATES}
+def test_datasets_holds_every_builtin_and_every_gate():
+    assert set(DATASETS) == {"spiral", "sine", "shapes", "waves", "book_spiral", "vertical", *GATES}
+
+
+# the from-scratch book's datasets
+
+
+def book_init(monkeypatch):
+    """What the book's ``init()`` does to NumPy: seed 0, and ``np.zeros`` and
+    ``np.random.randn`` made float32 (a dtype given explicitly still wins)."""
+    zeros, randn = np.zeros, np.random.randn
+    monkeypatch.setattr(np, "zeros", lambda shape, dtype="float32": zeros(shape, dtype=dtype))
+    monkeypatch.setattr(np.random, "randn", lambda *shape: randn(*shape).astype("float32"))
+    np.random.seed(0)
+
+
+def book_spiral_data(samples, classes):
+    """The book's spiral recipe, step by step, with the global RNG."""
+    X = np.zeros((samples * classes, 2))
+    y = np.zeros(samples * classes, dtype="uint8")
+    for class_number in range(classes):
+        ix = range(samples * class_number, samples * (class_number + 1))
+        r = np.linspace(0.0, 1, samples)
+        t = np.linspace(class_number * 4, (class_number + 1) * 4, samples) + np.random.randn(samples) * 0.2
+        X[ix] = np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
+        y[ix] = class_number
+    return X, y
+
+
+def book_vertical_data(samples, classes):
+    """The book's vertical recipe, step by step, with the global RNG."""
+    X = np.zeros((samples * classes, 2))
+    y = np.zeros(samples * classes, dtype="uint8")
+    for class_number in range(classes):
+        ix = range(samples * class_number, samples * (class_number + 1))
+        X[ix] = np.c_[np.random.randn(samples) * 0.1 + class_number / 3, np.random.randn(samples) * 0.1 + 0.5]
+        y[ix] = class_number
+    return X, y
+
+
+@pytest.mark.parametrize("ours, book", [(book_spiral, book_spiral_data), (vertical, book_vertical_data)],
+                         ids=["spiral", "vertical"])
+@pytest.mark.parametrize("samples, classes", [(100, 3), (7, 5)])
+def test_book_datasets_are_the_books_after_its_init_bit_for_bit(global_rng, monkeypatch, ours, book, samples, classes):
+    with monkeypatch.context() as patched:
+        book_init(patched)
+        X_book, y_book = book(samples, classes)
+    assert X_book.dtype == np.float32
+    X, y = ours(samples, classes)
+    assert X.dtype == np.float64 and y.dtype == np.int64 and X.shape == (samples * classes, 2)
+    assert X.tobytes() == X_book.astype(np.float64).tobytes()
+    assert np.array_equal(y, y_book)
+
+
+def test_book_spiral_winds_two_and_a_half_times_the_cs231n_spiral_without_noise_in_radius():
+    X, y = book_spiral(samples=50, classes=2, seed=3)
+    radius = np.hypot(X[:, 0], X[:, 1]).reshape(2, 50)
+    assert np.allclose(radius, np.linspace(0, 1, 50), atol=1e-6)  # float32 values
+    assert np.array_equal(np.bincount(y), [50, 50])
+
+
+def test_vertical_classes_stand_in_columns_at_j_over_3():
+    X, y = vertical(samples=2000, classes=3, seed=1)
+    columns = [X[y == j, 0].mean() for j in range(3)]
+    np.testing.assert_allclose(columns, [0, 1 / 3, 2 / 3], atol=0.01)
+    np.testing.assert_allclose(X[:, 1].mean(), 0.5, atol=0.01)
+    np.testing.assert_allclose(X[:, 0][y == 0].std(), 0.1, rtol=0.05)
+
+
+def test_book_datasets_take_a_generator_and_leave_the_global_state_alone(global_rng):
+    before = np.random.get_state()[1].copy()
+    for dataset in (book_spiral, vertical):
+        first, second = dataset(rng=np.random.default_rng(5)), dataset(rng=np.random.default_rng(5))
+        assert first[0].tobytes() == second[0].tobytes()
+        assert not np.array_equal(dataset(seed=1)[0], dataset(seed=2)[0])
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_book_datasets_by_name_and_from_a_spec_section():
+    import netspec
+
+    X, y = resolve("vertical", samples=4, classes=2)
+    assert X.shape == (8, 2)
+    spec = netspec.load({"input": 2, "layers": [{"type": "dense", "neurons": 3}],
+                         "data": {"dataset": "book_spiral", "samples": 5, "classes": 4, "seed": 2}})
+    X, y = from_section(spec.data)
+    assert X.tobytes() == book_spiral(5, 4, seed=2)[0].tobytes()
 
 
 def test_sine_is_evenly_spaced_and_closed_form():
