@@ -23,22 +23,27 @@ from .api import Report, compile, infer, load, load_pipeline, validate
 from .components import (
     ELU,
     SGD,
+    Adagrad,
     Adam,
+    AdamW,
     Add,
     Average,
     AvgPool1D,
     AvgPool2D,
+    BatchNorm,
     BinaryCrossentropy,
     CategoricalCrossentropy,
     Concatenate,
     Conv1D,
     Conv2D,
     Dense,
+    Dropout,
     Flatten,
     GlobalAvgPool,
     GlobalMaxPool,
     GlorotUniform,
     HeNormal,
+    LayerNorm,
     LeakyReLU,
     Linear,
     MaxPool1D,
@@ -63,7 +68,7 @@ from .limits import Limits
 from .plugins import load_plugins
 from .registry import ShapeProblem
 from .schema import json_schema
-from .spec import Activation, Initializer, Input, Layer, Loss, Optimizer, Spec
+from .spec import L1, L1L2, L2, Activation, Initializer, Input, Layer, Loss, Optimizer, Regularizer, Spec
 
 # Names whose modules import NumPy, imported on first use: name -> (module, attribute or None for the module).
 _LAZY = {
@@ -90,20 +95,24 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-# The names Keras users know for the pooling layers.
+# The names Keras users know for the pooling layers ...
 MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D = MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D
 GlobalAveragePooling1D = GlobalAveragePooling2D = GlobalAvgPool
 GlobalMaxPooling1D = GlobalMaxPooling2D = GlobalMaxPool
+# ... and for normalization.
+BatchNormalization, LayerNormalization = BatchNorm, LayerNorm
 
 __all__ = [
-    "Activation", "Adam", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
-    "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError", "Concatenate", "Conv1D", "Conv2D", "DataError",
-    "Dense", "Diagnostic", "ELU", "Flatten", "GlobalAvgPool", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalMaxPool", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlorotUniform", "GradientReport", "HeNormal", "History",
-    "Initializer", "Input", "Layer", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss", "MaxPool1D", "MaxPool2D",
-    "MaxPooling1D", "MaxPooling2D", "MeanAbsoluteError", "MeanSquaredError", "Multiply", "NetspecError", "Normal",
-    "Optimizer", "Pipeline", "ReLU", "Report", "Reshape", "RMSprop", "SGD", "ShapeProblem", "Shapes", "Sigmoid",
-    "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant", "Zeros", "check_gradients", "compile",
-    "data", "infer", "json_schema", "load", "load_grid", "load_pipeline", "load_plugins", "register_activation",
-    "register_initializer", "register_layer", "register_loss", "register_optimizer", "sweep", "validate",
+    "Activation", "Adagrad", "Adam", "AdamW", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D",
+    "AvgPool2D", "BatchNorm", "BatchNormalization", "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError",
+    "Concatenate", "Conv1D", "Conv2D", "DataError", "Dense", "Diagnostic", "Dropout", "ELU", "Flatten",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool", "GlobalMaxPool", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "GlorotUniform", "GradientReport", "HeNormal", "History", "Initializer", "Input", "L1",
+    "L1L2", "L2", "Layer", "LayerNorm", "LayerNormalization", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss",
+    "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "MeanAbsoluteError", "MeanSquaredError", "Multiply",
+    "NetspecError", "Normal", "Optimizer", "Pipeline", "Regularizer", "ReLU", "Report", "Reshape", "RMSprop", "SGD",
+    "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant",
+    "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_grid", "load_pipeline",
+    "load_plugins", "register_activation", "register_initializer", "register_layer", "register_loss",
+    "register_optimizer", "sweep", "validate",
 ]

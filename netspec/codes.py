@@ -111,6 +111,10 @@ _TABLE = [
     Code("drops-edge", WARNING, "lint", "valid padding or a stride leaves the last rows or columns unread"),
     Code("unused-output", WARNING, "lint", "in a graph, a layer whose output nothing reads"),
     Code("unused-input", WARNING, "lint", "a named input no layer reads"),
+    Code("high-dropout-rate", WARNING, "lint", "a dropout rate of 0.9 or more"),
+    Code("batch-norm-after-softmax", WARNING, "lint", "batch normalization of softmax probabilities"),
+    Code("bias-before-batch-norm", WARNING, "lint", "a dense or conv bias that the batch normalization after it cancels"),
+    Code("dropout-before-output", WARNING, "lint", "dropout with only activations between it and the output"),
     # export: netspec networks written for other tools (netspec.interop)
     Code("no-exporter", ERROR, "export", "a layer type with no exporter to the format asked for"),
 ]

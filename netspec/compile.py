@@ -10,7 +10,8 @@ spec, so tutorials written against ``np.random.seed(seed)`` are reproduced bit
 for bit. Layers are initialised in spec order; biases are zeros and draw
 nothing. Every component's initialiser draws its whole array in one call
 (a conv kernel of shape (kh, kw, in_channels, filters) as a dense layer's
-(in_features, neurons)).
+(in_features, neurons)). The same source then draws dropout's masks in
+training, so the pipeline keeps it (``Pipeline.random``) for checkpoints.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ def make_rng(kind: str, seed: int | None) -> np.random.Generator | np.random.Ran
 @dataclass
 class BuildContext:
     """What a component's builder may use: the step's name, the dtype, the
-    shared random source and the spec's default initialiser."""
+    shared random source, and the spec's default initialiser and regularizer."""
 
     name: str
     dtype: np.dtype
     rng: np.random.Generator | np.random.RandomState
     default_init: Component
+    default_regularizer: Component | None = None
 
     def initialize(self, init: Component | None, shape: tuple[int, ...]) -> np.ndarray:
         """An array of ``shape`` from ``init`` (or the spec's default initialiser)."""
@@ -60,6 +62,24 @@ class BuildContext:
         import numpy as np
 
         return np.zeros(shape, dtype=self.dtype)
+
+    def ones(self, shape: tuple[int, ...]) -> np.ndarray:
+        import numpy as np
+
+        return np.ones(shape, dtype=self.dtype)
+
+    def penalties(self, params: Component) -> dict[str, Any]:
+        """``regularizer`` and ``bias_regularizer`` for a layer's runtime: the
+        :class:`~netspec.runtime.penalties.Penalty` of the layer's own
+        ``regularizer`` (or the spec's default) and ``bias_regularizer``,
+        None where there is no penalty."""
+        from .runtime.penalties import penalty
+
+        own = params.__dict__.get("regularizer")
+        weights = own if own is not None else self.default_regularizer
+        bias = params.__dict__.get("bias_regularizer")
+        return {"regularizer": penalty(weights.l1, weights.l2) if weights is not None else None,
+                "bias_regularizer": penalty(bias.l1, bias.l2) if bias is not None else None}
 
 
 def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
@@ -76,7 +96,8 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     for step in shapes.layers:
         entry = REGISTRY.get("layer", step.type)
         received = step.in_shapes if step.params.merge else step.in_shape
-        layers.append(entry.build(step.params, received, BuildContext(step.name, dtype, rng, default_init)))
+        context = BuildContext(step.name, dtype, rng, default_init, spec.regularizer)
+        layers.append(entry.build(step.params, received, context))
     loss = REGISTRY.get("loss", spec.loss.type).build(spec.loss) if spec.loss is not None else None
     train = spec.train if spec.train is not None else Train()
     optimizer_spec = train.optimizer if train.optimizer is not None else DEFAULT_OPTIMIZER
@@ -84,7 +105,7 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     return Pipeline(layers, loss, input_shape=shapes.input_shape, output_shape=shapes.output_shape, dtype=dtype,
                     task=task_of(spec, shapes), spec=spec.to_dict(), summary=shapes.table(),
                     warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train),
-                    graph=wiring(shapes) if shapes.graph else None)
+                    graph=wiring(shapes) if shapes.graph else None, random=rng)
 
 
 def wiring(shapes: Shapes) -> Any:

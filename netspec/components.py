@@ -24,8 +24,8 @@ from .extend import (
     register_optimizer,
     resolve,
 )
-from .registry import Shape, ShapeProblem, format_shape
-from .spec import MAX_RANK, Activation, Initializer, Layer, Loss, Optimizer, list_to_tuple, shorthand
+from .registry import Shape, ShapeProblem, format_shape, same_shape
+from .spec import MAX_RANK, Activation, Initializer, Layer, Loss, Optimizer, Regularizer, list_to_tuple, shorthand
 
 # Bound of initialiser and activation options: beyond it weights or activations
 # overflow (uniform on ±1e308 cannot even be drawn); the init-scale lint warns far below.
@@ -93,7 +93,7 @@ def _dense_shape(params: "Dense", in_shape: Shape) -> tuple[Shape, int]:
 def _dense_build(params: "Dense", in_shape: Shape, context: Any) -> Any:
     weights = context.initialize(params.init, (in_shape[0], params.neurons))
     bias = context.zeros((1, params.neurons)) if params.bias else None
-    return resolve("netspec.runtime.layers:Dense")(weights, bias, name=context.name)
+    return resolve("netspec.runtime.layers:Dense")(weights, bias, name=context.name, **context.penalties(params))
 
 
 @register_layer("dense", build=_dense_build, output_shape=_dense_shape, example={"neurons": 3})
@@ -104,7 +104,9 @@ class Dense(Layer):
     zeros. The input must be a vector (put a ``flatten`` after convolutions).
     ``in_features`` is inferred from the previous width when absent and
     checked when present. ``activation`` is shorthand for an activation layer
-    right after this one. ``init`` overrides the spec's default initialiser.
+    right after this one. ``init`` overrides the spec's default initialiser;
+    ``regularizer`` (a penalty on the weights, ``{"l2": 0.001}``) the spec's
+    default regularizer; ``bias_regularizer`` penalises the bias.
     """
 
     positional: ClassVar[tuple[str, ...]] = ("neurons",)
@@ -114,6 +116,8 @@ class Dense(Layer):
     activation: Optional[shorthand("activation")] = None
     bias: bool = True
     init: Optional[shorthand("initializer")] = None
+    regularizer: Optional[Regularizer] = None
+    bias_regularizer: Optional[Regularizer] = None
 
 
 # ---------------------------------------------------------------- convolution and pooling
@@ -206,7 +210,8 @@ def _conv_build(params: Any, in_shape: Shape, context: Any) -> Any:
     weights = context.initialize(params.init, (*kernel, in_shape[-1], params.filters))
     bias = context.zeros((params.filters,)) if params.bias else None
     runtime = resolve("netspec.runtime.conv:Conv2D" if params.rank == 2 else "netspec.runtime.conv:Conv1D")
-    return runtime(weights, bias, strides=strides, padding=padding, dilation=dilation, name=context.name)
+    return runtime(weights, bias, strides=strides, padding=padding, dilation=dilation, name=context.name,
+                   **context.penalties(params))
 
 
 class _Conv(Windowed, Layer):
@@ -222,6 +227,8 @@ class _Conv(Windowed, Layer):
     activation: Optional[shorthand("activation")] = None
     bias: bool = True
     init: Optional[shorthand("initializer")] = None
+    regularizer: Optional[Regularizer] = None
+    bias_regularizer: Optional[Regularizer] = None
 
     def _kernel(self) -> Any:
         return self.kernel_size
@@ -239,7 +246,8 @@ class Conv2D(_Conv):
     positions) or ``"same"`` (ceil(size / stride) positions, zeros added, the
     odd one at the bottom and right). ``activation`` is shorthand for an
     activation layer right after this one; ``init`` overrides the spec's
-    initialiser (fans: kh·kw·in_channels in, kh·kw·filters out).
+    initialiser (fans: kh·kw·in_channels in, kh·kw·filters out);
+    ``regularizer`` and ``bias_regularizer`` as for ``dense``.
     """
 
     rank: ClassVar[int] = 2
@@ -425,6 +433,82 @@ class Reshape(Layer):
         if shape.count(-1) > 1:
             raise ValueError(f"only one reshape size may be -1, got {list(shape)}")
         return shape
+
+
+# ---------------------------------------------------------------- dropout and normalization
+
+def _dropout_build(params: "Dropout", in_shape: Shape, context: Any) -> Any:
+    return resolve("netspec.runtime.dropout:Dropout")(params.rate, context.rng, name=context.name)
+
+
+@register_layer("dropout", build=_dropout_build, output_shape=same_shape, example={"rate": 0.5})
+class Dropout(Layer):
+    """Inverted dropout: in training, each value is zeroed with probability
+    ``rate`` and the others scaled by 1 / (1 − rate); in inference, the identity. Any shape.
+
+    The masks come from the spec's random source (``seed``, ``rng``), after
+    the weights are drawn: a seeded run drops the same values every time, and
+    a resumed checkpoint the values uninterrupted training would have dropped.
+    """
+
+    positional: ClassVar[tuple[str, ...]] = ("rate",)
+    type: Literal["dropout"] = "dropout"
+    rate: float = Field(ge=0, lt=1, allow_inf_nan=False)
+
+
+def _normalization_shape(params: Any, in_shape: Shape) -> tuple[Shape, int]:
+    return in_shape, in_shape[-1] * (int(params.scale) + int(params.center))
+
+
+def _scale_and_shift(params: Any, channels: int, context: Any) -> tuple[Any, Any]:
+    gamma = context.ones((channels,)) if params.scale else None
+    beta = context.zeros((channels,)) if params.center else None
+    return gamma, beta
+
+
+def _batch_norm_build(params: "BatchNorm", in_shape: Shape, context: Any) -> Any:
+    channels = in_shape[-1]
+    return resolve("netspec.runtime.normalization:BatchNorm")(
+        *_scale_and_shift(params, channels, context), context.zeros((channels,)), context.ones((channels,)),
+        momentum=params.momentum, epsilon=params.epsilon, name=context.name)
+
+
+def _layer_norm_build(params: "LayerNorm", in_shape: Shape, context: Any) -> Any:
+    return resolve("netspec.runtime.normalization:LayerNorm")(
+        *_scale_and_shift(params, in_shape[-1], context), channels=in_shape[-1], epsilon=params.epsilon,
+        name=context.name)
+
+
+@register_layer("batch_norm", build=_batch_norm_build, output_shape=_normalization_shape)
+class BatchNorm(Layer):
+    """Batch normalization per channel (the last axis), over every other axis:
+    ``gamma · (x − mean) / sqrt(var + epsilon) + beta``. Any shape.
+
+    Training uses the batch's mean and variance and updates the moving
+    averages, ``moving = momentum · moving + (1 − momentum) · batch`` (Keras's
+    momentum; PyTorch's is 1 − momentum); inference uses the moving averages,
+    which checkpoints save. ``center``: learn ``beta`` (zeros); ``scale``:
+    learn ``gamma`` (ones). Parameters: ``gamma`` and ``beta``, (channels,)
+    each; the moving mean and variance are not counted (not trained).
+    """
+
+    type: Literal["batch_norm"] = "batch_norm"
+    momentum: float = Field(default=0.99, ge=0, le=1, allow_inf_nan=False)
+    epsilon: float = Field(default=1e-3, gt=0, le=1, allow_inf_nan=False)
+    center: bool = True
+    scale: bool = True
+
+
+@register_layer("layer_norm", build=_layer_norm_build, output_shape=_normalization_shape)
+class LayerNorm(Layer):
+    """Layer normalization over the last axis of each sample (and position):
+    ``gamma · (x − mean) / sqrt(var + epsilon) + beta``, the same in training
+    and inference. Any shape. ``center``, ``scale`` as for ``batch_norm``."""
+
+    type: Literal["layer_norm"] = "layer_norm"
+    epsilon: float = Field(default=1e-3, gt=0, le=1, allow_inf_nan=False)
+    center: bool = True
+    scale: bool = True
 
 
 # ---------------------------------------------------------------- merging branches
@@ -621,7 +705,12 @@ Epsilon = Field(default=1e-7, gt=0, allow_inf_nan=False)
 
 @register_optimizer("sgd", runtime="netspec.runtime.optimizers:SGD")
 class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (Nesterov) momentum and 1/(1 + decay·t) decay."""
+    """Stochastic gradient descent, with optional (Nesterov) momentum and 1/(1 + decay·t) decay.
+
+    ``momentum_buffer``: ``"gradients"`` (PyTorch's form: ``buf = μ·buf + g``,
+    ``w −= lr·buf``) or ``"steps"`` (Keras's and the from-scratch book's:
+    ``v = μ·v − lr·g``, ``w += v``); the same at a constant learning rate,
+    different once it changes."""
 
     positional: ClassVar[tuple[str, ...]] = ("learning_rate",)
     type: Literal["sgd"] = "sgd"
@@ -629,6 +718,7 @@ class SGD(Optimizer):
     momentum: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
     nesterov: bool = False
     decay: float = Decay
+    momentum_buffer: Literal["gradients", "steps"] = "gradients"
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> "SGD":
@@ -658,5 +748,31 @@ class RMSprop(Optimizer):
     type: Literal["rmsprop"] = "rmsprop"
     learning_rate: float = LearningRate
     rho: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
+    epsilon: float = Epsilon
+    decay: float = Decay
+
+
+@register_optimizer("adamw", runtime="netspec.runtime.optimizers:AdamW")
+class AdamW(Optimizer):
+    """AdamW: Adam with decoupled weight decay, ``w *= 1 − lr·weight_decay`` before each Adam step."""
+
+    positional: ClassVar[tuple[str, ...]] = ("learning_rate",)
+    type: Literal["adamw"] = "adamw"
+    learning_rate: float = LearningRate
+    beta1: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
+    beta2: float = Field(default=0.999, ge=0, lt=1, allow_inf_nan=False)
+    epsilon: float = Epsilon
+    weight_decay: float = Field(default=0.01, ge=0, le=1e6, allow_inf_nan=False)
+    decay: float = Decay
+
+
+@register_optimizer("adagrad", runtime="netspec.runtime.optimizers:Adagrad")
+class Adagrad(Optimizer):
+    """Adagrad: steps scaled by the root of each parameter's sum of squared gradients."""
+
+    positional: ClassVar[tuple[str, ...]] = ("learning_rate",)
+    type: Literal["adagrad"] = "adagrad"
+    learning_rate: float = LearningRate
+    initial_accumulator_value: float = Field(default=0.0, ge=0, le=1e6, allow_inf_nan=False)
     epsilon: float = Epsilon
     decay: float = Decay

@@ -166,6 +166,89 @@ def _collapse(step: LayerShape, following: LayerShape) -> Diagnostic:
                  f'give {step.where} an activation ("activation": "relu"), or remove it')
 
 
+# ---------------------------------------------------------------- dropout and normalization
+
+# A dropout rate from which too little is left to learn from.
+HIGH_DROPOUT = 0.9
+# Layers whose bias a batch normalization right after them cancels.
+_BIASED = ("dense", "conv1d", "conv2d")
+
+
+@lint_rule("high-dropout-rate", "batch-norm-after-softmax", "bias-before-batch-norm", "dropout-before-output")
+def _dropout_and_normalization(spec: Spec, shapes: Shapes) -> list[Diagnostic]:
+    """Dropout and batch normalization where they undo something, in one walk over the steps:
+
+    - ``high-dropout-rate``: a dropout rate of :data:`HIGH_DROPOUT` or more;
+    - ``batch-norm-after-softmax``: batch_norm reading a softmax;
+    - ``bias-before-batch-norm``: batch_norm reading a dense or conv layer
+      with a bias, which its mean subtraction cancels;
+    - ``dropout-before-output``: dropout with nothing but activations
+      between it and the network's output.
+    """
+    high, after_softmax, cancelled, before_output = [], [], [], []
+    by_name: dict[str, LayerShape] = {}
+    previous, dropout = None, False
+    for step in shapes.layers:
+        kind = step.type
+        if kind == "dropout":
+            dropout = True
+            if step.params.rate >= HIGH_DROPOUT:
+                high.append(_high_dropout(step))
+        elif kind == "batch_norm":
+            source = (by_name.get(step.inputs[0]) if len(step.inputs) == 1 else None) if shapes.graph else previous
+            if source is not None and source.type == "softmax":
+                after_softmax.append(_normalizes_softmax(source, step))
+            elif source is not None and source.type in _BIASED and source.params.__dict__.get("bias"):
+                cancelled.append(_bias_cancelled(source, step))
+        if shapes.graph:
+            by_name[step.name] = step
+        previous = step
+    if dropout:
+        before_output += _dropout_at_output(shapes, by_name)
+    return high + after_softmax + cancelled + before_output
+
+
+def _high_dropout(step: LayerShape) -> Diagnostic:
+    rate = step.params.rate
+    return _warn(step.path + ("rate",), "high-dropout-rate",
+                 f"{_step(step)} drops {rate:.0%} of its values in training (rate {rate:g}): what is left is too "
+                 "little to learn from, and training barely moves",
+                 "use a rate from 0.1 to 0.5, the usual range")
+
+
+def _normalizes_softmax(source: LayerShape, step: LayerShape) -> Diagnostic:
+    return _warn(step.path, "batch-norm-after-softmax",
+                 f"{_step(step)} normalizes the output of {_step(source)}: the probabilities stop being "
+                 "probabilities (they no longer lie in [0, 1] or sum to 1)",
+                 f"normalize before the activation, or remove {step.where}; softmax belongs at the end of a classifier")
+
+
+def _bias_cancelled(source: LayerShape, step: LayerShape) -> Diagnostic:
+    channels = source.out_shape[-1]
+    shift = (f"; {step.name}'s beta is the shift that is learnt" if step.params.center
+             else f', and "center": true on {step.where} to learn a shift there')
+    return _warn(source.path, "bias-before-batch-norm",
+                 f"{_step(source)} has a bias, but {_step(step)} right after it subtracts each channel's mean, "
+                 f"which cancels the bias: its {channels:,} values are trained and change nothing",
+                 f'set "bias": false on {source.where}{shift}')
+
+
+def _dropout_at_output(shapes: Shapes, by_name: dict[str, LayerShape]) -> list[Diagnostic]:
+    """A dropout followed by nothing but activations up to the network's output."""
+    index = {step.name: position for position, step in enumerate(shapes.layers)}
+    step = shapes.output_step
+    while step is not None and isinstance(step.params, Activation) and len(step.inputs) == 1:
+        step = by_name.get(step.inputs[0]) if shapes.graph else (
+            shapes.layers[index[step.name] - 1] if index[step.name] > 0 else None)
+    if step is None or step.type != "dropout":
+        return []
+    return [_warn(step.path, "dropout-before-output",
+                  f"{_step(step)} drops values of the network's output (only activations come after it): in "
+                  "training it zeroes outputs the loss compares with the targets, which adds noise to the "
+                  "loss instead of regularizing",
+                  "move the dropout before the last dense layer, or remove it")]
+
+
 # ---------------------------------------------------------------- numbers
 
 # Weights whose scale is outside [low, high] rarely train. The fields that set
@@ -208,7 +291,8 @@ def _init_scale(spec: Spec, shapes: Shapes) -> Iterator[Diagnostic]:
 
 
 # Learning rates (inclusive ranges) outside which an optimiser rarely trains.
-LEARNING_RATES = {"sgd": (1e-5, 10.0), "adam": (1e-6, 1.0), "rmsprop": (1e-6, 1.0)}
+LEARNING_RATES = {"sgd": (1e-5, 10.0), "adam": (1e-6, 1.0), "rmsprop": (1e-6, 1.0), "adamw": (1e-6, 1.0),
+                  "adagrad": (1e-6, 10.0)}
 
 
 @lint_rule("learning-rate")

@@ -175,6 +175,32 @@ class Optimizer(Component):
     kind: ClassVar[str] = "optimizer"
 
 
+class Regularizer(Component):
+    """A penalty on an array of weights, added to the loss:
+    ``l1·Σ|w| + l2·Σw²``. ``l2`` has Keras's meaning: the gradient of its term
+    is ``2·l2·w``, so a course's ``½·λ·Σw²`` (gradient ``λ·w``) is ``l2 = λ/2``.
+    ``{}`` (both 0) is no penalty. Builders: :func:`L1`, :func:`L2`, :func:`L1L2`."""
+
+    positional: ClassVar[tuple[str, ...]] = ("l1", "l2")
+    l1: float = Field(default=0.0, ge=0, le=1e6, allow_inf_nan=False)
+    l2: float = Field(default=0.0, ge=0, le=1e6, allow_inf_nan=False)
+
+
+def L1(l1: float = 0.01) -> Regularizer:
+    """``Regularizer(l1=l1)``: the penalty ``l1·Σ|w|``."""
+    return Regularizer(l1=l1)
+
+
+def L2(l2: float = 0.01) -> Regularizer:
+    """``Regularizer(l2=l2)``: the penalty ``l2·Σw²``, gradient ``2·l2·w``."""
+    return Regularizer(l2=l2)
+
+
+def L1L2(l1: float = 0.0, l2: float = 0.0) -> Regularizer:
+    """``Regularizer(l1=l1, l2=l2)``: the penalty ``l1·Σ|w| + l2·Σw²``."""
+    return Regularizer(l1=l1, l2=l2)
+
+
 class AnyOf:
     """Annotation: a tagged union (on ``type``) of every registered component of
     ``kind``, read from the registry when the models are (re)built. With
@@ -428,6 +454,10 @@ DataSection = Annotated[
 class Spec(Component):
     """A whole network: input, layers, loss and the numeric settings.
 
+    ``init`` and ``regularizer`` are the defaults of every dense and conv
+    layer's ``init`` and ``regularizer`` (its weights' penalty; biases have
+    none unless a layer's ``bias_regularizer`` says so).
+
     >>> Spec.model_validate({"input": {"features": 2},
     ...     "layers": [{"type": "dense", "neurons": 3}, {"type": "softmax"}],
     ...     "loss": "categorical_crossentropy"}).layers[0].neurons
@@ -443,6 +473,7 @@ class Spec(Component):
     output: Optional[Name] = None
     loss: Optional[shorthand("loss")] = None
     init: Optional[shorthand("initializer")] = None
+    regularizer: Optional[Regularizer] = None
     seed: Optional[int] = Field(default=None, ge=0, le=2**32 - 1)
     dtype: Literal["float64", "float32"] = "float64"
     rng: Literal["default", "legacy"] = "default"

@@ -341,3 +341,20 @@ def test_every_registered_layer_type_round_trips_through_its_spec_form(entry):
     pipeline = ns.compile(spec)
     output = pipeline.forward(X)
     assert output.shape == (2, *report.shapes.output_shape)
+
+
+def test_training_toolkit_builders_read_like_the_spec():
+    spec = ns.Spec(input=2,
+                   layers=[ns.Dense(64, activation="relu", regularizer=ns.L2(1e-3)), ns.BatchNorm(), ns.Dropout(0.25),
+                           ns.Dense(3), ns.LayerNorm(epsilon=1e-5), ns.Softmax()],
+                   loss="categorical_crossentropy", regularizer=ns.L1(1e-5),
+                   train={"optimizer": ns.AdamW(0.01, weight_decay=0.05)})
+    assert spec.to_dict()["layers"][1:3] == [{"type": "batch_norm"}, {"type": "dropout", "rate": 0.25}]
+    assert ns.BatchNormalization is ns.BatchNorm and ns.LayerNormalization is ns.LayerNorm
+    assert ns.SGD(0.1, momentum=0.9, momentum_buffer="steps").momentum_buffer == "steps"
+    assert ns.Adagrad(0.5).learning_rate == 0.5
+    stronger = spec.replace("regularizer.l2", 1e-4).replace("layers[2].rate", 0.5)
+    assert stronger.regularizer == ns.L1L2(1e-5, 1e-4) and stronger.layers[2] == ns.Dropout(0.5)
+    with pytest.raises(ns.SpecError) as caught:
+        ns.Dropout(1.0)
+    assert caught.value.errors[0].code == "out-of-range"

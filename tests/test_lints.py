@@ -47,6 +47,23 @@ FIRES = [
     ("too-large-for-data", spec([dense(100, activation="relu"), dense(2), {"type": "softmax"}],
                                 data={"dataset": "spiral", "points_per_class": 2, "classes": 2}), "data"),
     ("too-large-for-data", spec(DEEP, data={"dataset": "spiral"}), "layers"),
+    ("too-large-for-data", spec([dense(100, activation="relu"), dense(2), {"type": "softmax"}],
+                                data={"dataset": "vertical", "samples": 2, "classes": 2}), "data"),
+    ("high-dropout-rate", spec([dense(8, activation="relu"), {"type": "dropout", "rate": 0.9}, dense(1)]),
+     "layers[1].rate"),
+    ("batch-norm-after-softmax", spec([dense(3, activation="softmax"), {"type": "batch_norm"}]), "layers[1]"),
+    ("batch-norm-after-softmax", spec([dense(3), {"type": "softmax"}, {"type": "batch_norm", "center": False}]),
+     "layers[2]"),
+    ("bias-before-batch-norm", spec([dense(8), {"type": "batch_norm"}, {"type": "relu"}, dense(1)]), "layers[0]"),
+    ("bias-before-batch-norm", spec([{"type": "conv1d", "filters": 4, "kernel_size": 2}, {"type": "batch_norm"},
+                                     {"type": "relu"}, {"type": "flatten"}, dense(1)], input={"shape": [8, 2]}),
+     "layers[0]"),
+    ("dropout-before-output", spec([dense(8, activation="relu"), dense(1), {"type": "dropout", "rate": 0.2}]),
+     "layers[2]"),
+    ("dropout-before-output", spec([dense(8, activation="relu"), dense(3), {"type": "dropout", "rate": 0.2},
+                                    {"type": "softmax"}], loss="categorical_crossentropy"), "layers[2]"),
+    ("dropout-before-output", spec([dense(8, activation="relu"), dense(1), {"type": "dropout", "rate": 0.2,
+                                    "name": "dropped"}, {"type": "sigmoid", "inputs": "dropped"}]), "layers[2]"),
 ]
 
 # (code, spec that is close but fine)
@@ -73,6 +90,14 @@ NEAR_MISSES = [
     ("too-large-for-data", spec([dense(1000, activation="relu"), dense(1)], data={"path": "train.csv"})),
     ("too-large-for-data", spec([dense(1000, activation="relu"), dense(1)])),
     ("too-large-for-data", spec(DEEP[:50], data={"dataset": "spiral"})),
+    ("high-dropout-rate", spec([dense(8, activation="relu"), {"type": "dropout", "rate": 0.5}, dense(1)])),
+    ("batch-norm-after-softmax", spec([dense(3), {"type": "batch_norm"}, {"type": "softmax"}])),
+    ("bias-before-batch-norm", spec([dense(8, bias=False), {"type": "batch_norm"}, {"type": "relu"}, dense(1)])),
+    ("bias-before-batch-norm", spec([dense(8, activation="relu"), {"type": "batch_norm"}, dense(1)])),
+    ("bias-before-batch-norm", spec([dense(8), {"type": "layer_norm"}, {"type": "relu"}, dense(1)])),
+    ("dropout-before-output", spec([dense(8, activation="relu"), {"type": "dropout", "rate": 0.2}, dense(1)])),
+    ("dropout-before-output", spec([dense(8, activation="relu"), {"type": "dropout", "rate": 0.2}, dense(3),
+                                    {"type": "softmax"}])),
 ]
 
 FIRE_IDS = [f"{code}-{i}" for i, (code, _, _) in enumerate(FIRES)]

@@ -38,6 +38,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import geometry
 from .layers import _reusable
+from .penalties import Penalty, Regularized
 
 # One window tap: its index in the kernel, the slices of the inputs it reads
 # and the slices of the output windows that read them (batch and channel axes
@@ -171,13 +172,15 @@ def _options(what: str, rank: int, strides: object, padding: object, dilation: o
         raise ValueError(f"{what} {exc}") from None
 
 
-class _Conv:
-    """Shared by :class:`Conv1D` and :class:`Conv2D` (``rank`` spatial axes)."""
+class _Conv(Regularized):
+    """Shared by :class:`Conv1D` and :class:`Conv2D` (``rank`` spatial axes);
+    ``regularizer`` and ``bias_regularizer`` as for :class:`~netspec.runtime.layers.Dense`."""
 
     rank: int
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray | None, strides: object, padding: object,
-                 dilation: object, name: str):
+                 dilation: object, name: str, regularizer: Penalty | None = None,
+                 bias_regularizer: Penalty | None = None):
         kind, rank = type(self).__name__, self.rank
         layout = "(kernel, in_channels, filters)" if rank == 1 else "(kernel_height, kernel_width, in_channels, filters)"
         if weights.ndim != rank + 2:
@@ -189,6 +192,7 @@ class _Conv:
         self.weights = weights
         self.bias = bias
         self.name = name
+        self._set_penalties(regularizer, bias_regularizer)
 
     @property
     def kernel_size(self) -> tuple[int, ...]:
@@ -285,6 +289,8 @@ class _Conv:
             ones = self._ones = _reusable(getattr(self, "_ones", None), dvalues2d.shape[:1], dvalues.dtype)
             ones.fill(1)
             self.dbiases = np.matmul(ones, dvalues2d, out=dbiases)  # a matrix-vector product: sum(axis=0) is slow here
+        if self.regularizer is not None or self.bias_regularizer is not None:
+            self._penalize()
 
     def parameters(self) -> list[np.ndarray]:
         return [self.weights] if self.bias is None else [self.weights, self.bias]
@@ -302,7 +308,8 @@ class _Conv:
             options.append(f"dilation={self.dilation}")
         if self.bias is None:
             options.append("bias=False")
-        return f"{type(self).__name__}({self.in_channels} → {self.filters}, {', '.join(options)}, name={self.name!r})"
+        return (f"{type(self).__name__}({self.in_channels} → {self.filters}, {', '.join(options)}"
+                f"{self._penalties_repr()}, name={self.name!r})")
 
 
 class Conv2D(_Conv):
@@ -325,8 +332,9 @@ class Conv2D(_Conv):
     rank = 2
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray | None = None, *, strides: object = (1, 1),
-                 padding: str = "valid", dilation: object = (1, 1), name: str = "conv2d"):
-        super().__init__(weights, bias, strides, padding, dilation, name)
+                 padding: str = "valid", dilation: object = (1, 1), name: str = "conv2d",
+                 regularizer: Penalty | None = None, bias_regularizer: Penalty | None = None):
+        super().__init__(weights, bias, strides, padding, dilation, name, regularizer, bias_regularizer)
 
 
 class Conv1D(_Conv):
@@ -343,8 +351,9 @@ class Conv1D(_Conv):
     rank = 1
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray | None = None, *, strides: object = (1,),
-                 padding: str = "valid", dilation: object = (1,), name: str = "conv1d"):
-        super().__init__(weights, bias, strides, padding, dilation, name)
+                 padding: str = "valid", dilation: object = (1,), name: str = "conv1d",
+                 regularizer: Penalty | None = None, bias_regularizer: Penalty | None = None):
+        super().__init__(weights, bias, strides, padding, dilation, name, regularizer, bias_regularizer)
 
 
 class _Pool:

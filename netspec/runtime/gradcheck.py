@@ -56,13 +56,24 @@ def _compare(what: str, analytic: np.ndarray, numeric: np.ndarray, tolerance: fl
 def check_layer(layer: Any, inputs: np.ndarray | list[np.ndarray], rng: np.random.Generator,
                 tolerance: float = 1e-6) -> list[GradientCheck]:
     """Check a layer's or activation's ``backward`` w.r.t. its inputs and each
-    parameter, for the scalar ``sum(forward(inputs) · R)`` with a random R.
-    A merge layer takes a list of input arrays, and each is checked."""
+    parameter, for the scalar ``sum(forward(inputs, training=True) · R)`` with
+    a random R, plus the layer's ``regularization_loss()`` when it has one
+    (its backward adds the penalties' gradients). A merge layer takes a list
+    of input arrays, and each is checked.
+
+    A layer that draws random numbers in training keeps its source as
+    ``rng`` (dropout does); it is rewound before each evaluation, so every
+    evaluation draws the same mask and the objective is a function of the
+    inputs and parameters alone."""
     merged = isinstance(inputs, list)
     weights = rng.normal(size=layer.forward([x.copy() for x in inputs] if merged else inputs.copy()).shape)
+    rewind = _rewinder(getattr(layer, "rng", None))
+    penalty = getattr(layer, "regularization_loss", None)
 
     def objective() -> float:
-        return float(np.sum(layer.forward(inputs, training=True) * weights))
+        rewind()
+        value = float(np.sum(layer.forward(inputs, training=True) * weights))
+        return value + penalty() if penalty is not None else value
 
     objective()
     dinputs = layer.backward(weights.copy())
@@ -77,6 +88,22 @@ def check_layer(layer: Any, inputs: np.ndarray | list[np.ndarray], rng: np.rando
         checks.append(_compare(f"parameter {index}", analytic[index] if index < len(analytic) else None,
                                numeric, tolerance))
     return checks
+
+
+def _rewinder(source: Any) -> Callable[[], None]:
+    """A function that puts ``source`` (a Generator or a RandomState) back in its
+    state of now; one that does nothing for anything else."""
+    if isinstance(source, np.random.Generator):
+        state = source.bit_generator.state
+
+        def rewind() -> None:
+            source.bit_generator.state = state
+
+        return rewind
+    if isinstance(source, np.random.RandomState):
+        saved = source.get_state()
+        return lambda: source.set_state(saved)
+    return lambda: None
 
 
 def check_loss(loss: Any, predictions: np.ndarray, targets: np.ndarray,

@@ -5,15 +5,25 @@ stores ``inputs`` and ``output`` and returns the output; ``backward(dvalues)``
 turns the gradient w.r.t. the output into ``dinputs`` (and the parameter
 gradients) and returns it; ``parameters()`` and ``gradients()`` list the arrays
 in the same order, the parameters being the very arrays optimizers update in
-place.
+place. Layers with non-trainable state (batch normalization's moving
+averages) also have ``buffers()``: those arrays, updated in place by a
+training forward pass, which checkpoints save beside the parameters.
+
+``forward(inputs, training=...)`` says the mode: ``training=True`` while
+fitting (dropout drops, batch normalization uses the batch's statistics and
+updates its moving averages), False for every other use (``predict``,
+``evaluate``, the metrics of each epoch), where dropout is the identity and
+batch normalization uses its moving averages.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .penalties import Penalty, Regularized
 
-class Dense:
+
+class Dense(Regularized):
     """Fully connected layer: ``output = inputs @ weights + bias``.
 
     Shapes: ``weights`` (in_features, neurons), ``bias`` (1, neurons) or None
@@ -30,9 +40,14 @@ class Dense:
     backward pass (as PyTorch's ``.grad``), which saves allocating, and
     page-faulting in, a weight-sized array per training step; copy them to
     keep the gradients of one step.
+
+    ``regularizer`` and ``bias_regularizer`` (:class:`~netspec.runtime.penalties.Penalty`
+    or None) add their gradients to ``dweights`` and ``dbiases``, and
+    ``regularization_loss()`` is what they add to the loss.
     """
 
-    def __init__(self, weights: np.ndarray, bias: np.ndarray | None = None, name: str = "dense"):
+    def __init__(self, weights: np.ndarray, bias: np.ndarray | None = None, name: str = "dense", *,
+                 regularizer: Penalty | None = None, bias_regularizer: Penalty | None = None):
         if weights.ndim != 2:
             raise ValueError(f"Dense weights must be 2-D (in_features, neurons); received shape {weights.shape}")
         if bias is not None and bias.shape != (1, weights.shape[1]):
@@ -43,6 +58,7 @@ class Dense:
         self.weights = weights
         self.bias = bias
         self.name = name
+        self._set_penalties(regularizer, bias_regularizer)
 
     @property
     def in_features(self) -> int:
@@ -77,6 +93,8 @@ class Dense:
         if self.bias is not None:
             dbiases = _reusable(getattr(self, "dbiases", None), (1, dvalues.shape[1]), dvalues.dtype)
             self.dbiases = np.sum(dvalues, axis=0, keepdims=True, out=dbiases)
+        if self.regularizer is not None or self.bias_regularizer is not None:
+            self._penalize()
 
     def parameters(self) -> list[np.ndarray]:
         return [self.weights] if self.bias is None else [self.weights, self.bias]
@@ -86,7 +104,7 @@ class Dense:
 
     def __repr__(self) -> str:
         bias = "" if self.bias is not None else ", bias=False"
-        return f"Dense({self.in_features} → {self.neurons}{bias}, name={self.name!r})"
+        return f"Dense({self.in_features} → {self.neurons}{bias}{self._penalties_repr()}, name={self.name!r})"
 
 
 def _reusable(previous: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -48,7 +48,10 @@ class Pipeline:
     - ``loss(X, y)`` -> the mean loss of the forward pass;
     - ``predict(X)`` -> class indices (n,) for classification, 0/1 labels for
       binary outputs, values (n, *output_shape) otherwise;
-    - ``parameters()`` -> every trainable array, in layer order;
+    - ``parameters()`` -> every trainable array, in layer order; ``buffers()``
+      -> every non-trainable array (batch normalization's moving averages);
+    - ``regularization_loss()`` -> the layers' weight penalties, which
+      training adds to the data loss;
     - ``summary()`` -> the layer table (the same as ``netspec summary``);
     - ``fit(X, y, **overrides)`` -> a :class:`History`; ``evaluate(X, y)``;
     - ``save(path)``; restore with :func:`netspec.load_pipeline`;
@@ -58,18 +61,22 @@ class Pipeline:
     ``warnings`` holds the spec's lints (never raised). ``spec`` is the
     canonical spec as a plain dict. ``optimizer`` and ``training`` come from
     the spec's ``train`` section (Adam and the defaults when it has none).
+    ``random`` is the spec's random source, which drew the weights and draws
+    dropout's masks in training (None when built by hand).
     """
 
     def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_shape: tuple[int, ...] | None,
                  output_shape: tuple[int, ...], dtype: np.dtype, task: str, spec: dict, summary: str,
                  warnings: Sequence[Any] = (), optimizer: Any = None,
-                 training: TrainingConfig = TrainingConfig(), graph: Graph | None = None):
+                 training: TrainingConfig = TrainingConfig(), graph: Graph | None = None,
+                 random: np.random.Generator | np.random.RandomState | None = None):
         self.layers = list(layers)
         self.graph = graph
         self.loss_function = loss_function
         self.optimizer = optimizer
         self.training = training
         self.state = TrainingState()
+        self.random = random
         self.input_shapes = graph.inputs if graph is not None else {"input": tuple(input_shape)}
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = tuple(output_shape)
@@ -217,6 +224,17 @@ class Pipeline:
     def parameters(self) -> list[np.ndarray]:
         """Every trainable array, in layer order (dense: weights, then bias)."""
         return [p for layer in self.layers for p in layer.parameters()]
+
+    def buffers(self) -> list[np.ndarray]:
+        """Every non-trainable array that training changes (batch normalization's
+        moving mean and variance), in layer order; checkpoints save them."""
+        return [b for layer in self.layers if hasattr(layer, "buffers") for b in layer.buffers()]
+
+    def regularization_loss(self) -> float:
+        """The sum of every layer's weight penalties (``l1·Σ|w| + l2·Σw²``),
+        which training adds to the data loss; 0.0 without regularizers."""
+        return sum((layer.regularization_loss() for layer in self.layers if hasattr(layer, "regularization_loss")),
+                   0.0)
 
     def summary(self) -> str:
         """The layer table: name, type, in → out width, parameters, total."""

@@ -6,6 +6,7 @@ import pytest
 import netspec
 from netspec.geometry import padding_amounts
 from netspec.runtime.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, softmax
+from netspec.runtime.dropout import Dropout
 from netspec.runtime.layers import Dense
 from netspec.runtime.losses import (
     BinaryCrossentropy,
@@ -15,6 +16,7 @@ from netspec.runtime.losses import (
     sigmoid_binary_crossentropy_backward,
     softmax_crossentropy_backward,
 )
+from netspec.runtime.normalization import BatchNorm, LayerNorm
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -293,3 +295,121 @@ def test_a_compiled_cnn_pipeline_matches_pytorch(spec, channels_first):
 def test_flatten_permutation_maps_channels_last_to_channels_first():
     sample = np.arange(2 * 3 * 4).reshape(2, 3, 4)  # (H, W, C)
     assert np.array_equal(sample.ravel()[flatten_permutation((2, 3, 4))], sample.transpose(2, 0, 1).ravel())
+
+
+# ---------------------------------------------------------------- normalization, dropout, penalties
+
+
+@pytest.mark.parametrize("shape, module", [((12, 5), torch.nn.BatchNorm1d), ((4, 3, 6, 5), torch.nn.BatchNorm2d)],
+                         ids=["vectors", "images"])
+def test_batch_norm_matches_pytorch_over_several_steps_and_in_inference(shape, module):
+    # Keras's momentum 0.9 is PyTorch's 0.1; both move the moving variance by the unbiased batch variance.
+    rng = np.random.default_rng(21)
+    channels = shape[-1]
+    gamma, beta = rng.normal(size=channels), rng.normal(size=channels)
+    ours = BatchNorm(gamma.copy(), beta.copy(), np.zeros(channels), np.ones(channels), momentum=0.9, epsilon=1e-3)
+    theirs = module(channels, eps=1e-3, momentum=0.1, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(gamma))
+        theirs.bias.copy_(torch.tensor(beta))
+    order = (0, len(shape) - 1, *range(1, len(shape) - 1))  # channels last -> channels first
+    back = np.argsort(order)
+    for training in (True,) * 6 + (False,):
+        theirs.train(training)
+        inputs, dvalues = rng.normal(loc=1.5, scale=2.0, size=shape), rng.normal(size=shape)
+        output = ours.forward(inputs, training=training)
+        dinputs = ours.backward(dvalues)
+        x = tensor(inputs.transpose(order))
+        theirs.weight.grad = theirs.bias.grad = None
+        expected = theirs(x)
+        expected.backward(torch.tensor(dvalues.transpose(order)))
+        close(output, expected.detach().numpy().transpose(back))
+        close(dinputs, x.grad.numpy().transpose(back))
+        close(ours.dgamma, theirs.weight.grad)
+        close(ours.dbeta, theirs.bias.grad)
+        close(ours.moving_mean, theirs.running_mean)
+        close(ours.moving_variance, theirs.running_var)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 5)], ids=["vectors", "sequences"])
+def test_layer_norm_matches_pytorch(shape):
+    rng = np.random.default_rng(22)
+    gamma, beta = rng.normal(size=shape[-1]), rng.normal(size=shape[-1])
+    inputs, dvalues = rng.normal(loc=-1.0, scale=3.0, size=shape), rng.normal(size=shape)
+    layer = LayerNorm(gamma.copy(), beta.copy(), epsilon=1e-3)
+    output = layer.forward(inputs, training=True)
+    layer.backward(dvalues)
+    x, g, b = tensor(inputs), tensor(gamma), tensor(beta)
+    expected = F.layer_norm(x, (shape[-1],), g, b, eps=1e-3)
+    expected.backward(torch.tensor(dvalues))
+    close(output, expected)
+    close(layer.dinputs, x.grad)
+    close(layer.dgamma, g.grad)
+    close(layer.dbeta, b.grad)
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_dropout_with_pytorchs_mask_matches_pytorch(rate):
+    rng = np.random.default_rng(23)
+    inputs, dvalues = rng.uniform(0.5, 1.5, size=(7, 3, 4)), rng.normal(size=(7, 3, 4))
+    torch.manual_seed(0)
+    x = tensor(inputs)
+    expected = F.dropout(x, p=rate, training=True)
+    expected.backward(torch.tensor(dvalues))
+    layer = Dropout(rate)
+    layer.binary_mask = lambda shape, dtype: (expected != 0).numpy()  # PyTorch's draw, our arithmetic
+    close(layer.forward(inputs, training=True), expected)
+    close(layer.backward(dvalues), x.grad)
+
+
+PENALISED = {
+    "input": {"features": 4}, "seed": 3,
+    "layers": [{"type": "dense", "neurons": 5, "activation": "tanh",
+                "regularizer": {"l1": 0.01, "l2": 0.02}, "bias_regularizer": {"l2": 0.05}},
+               {"type": "dense", "neurons": 3, "regularizer": {"l2": 0.03}, "bias_regularizer": {"l1": 0.04}},
+               {"type": "softmax"}],
+    "loss": "categorical_crossentropy",
+}
+
+
+def test_the_regularized_loss_and_its_gradient_match_pytorch():
+    pipeline = netspec.compile(PENALISED)
+    rng = np.random.default_rng(24)
+    X, labels = rng.normal(size=(8, 4)), rng.integers(0, 3, size=8)
+    targets = pipeline.targets(labels, 8)
+    output = pipeline.forward(X, training=True)
+    loss = pipeline.loss_function.calculate(output, targets) + pipeline.regularization_loss()
+    pipeline.backward(targets)
+
+    first, second = pipeline.layers[0], pipeline.layers[2]
+    w1, b1, w2, b2 = (tensor(a) for a in (first.weights, first.bias, second.weights, second.bias))
+    probabilities = torch.softmax(F.linear(torch.tanh(F.linear(torch.tensor(X), w1.T, b1[0])), w2.T, b2[0]), dim=1)
+    penalty = (0.01 * w1.abs().sum() + 0.02 * (w1**2).sum() + 0.05 * (b1**2).sum()
+               + 0.03 * (w2**2).sum() + 0.04 * b2.abs().sum())
+    expected = torch_cce_of_probabilities(probabilities, torch.tensor(labels)) + penalty
+    expected.backward()
+    close(loss, expected)
+    for gradient, leaf_tensor in zip(pipeline.gradients(), (w1, b1, w2, b2)):
+        close(gradient, leaf_tensor.grad)
+
+
+def test_an_l2_penalty_is_pytorchs_sgd_weight_decay_of_twice_l2_for_twenty_steps():
+    from netspec.runtime.training import train_step
+
+    spec = {"input": {"features": 4}, "seed": 5, "regularizer": {"l2": 0.05},
+            "layers": [{"type": "dense", "neurons": 6, "activation": "relu", "bias_regularizer": {"l2": 0.05}},
+                       {"type": "dense", "neurons": 2, "bias_regularizer": {"l2": 0.05}}],
+            "loss": "mse", "train": {"optimizer": {"type": "sgd", "learning_rate": 0.1, "momentum": 0.5}}}
+    pipeline = netspec.compile(spec)
+    rng = np.random.default_rng(25)
+    X, Y = rng.normal(size=(10, 4)), rng.normal(size=(10, 2))
+    leaves = [tensor(p.copy()) for p in pipeline.parameters()]
+    optimizer = torch.optim.SGD(leaves, lr=0.1, momentum=0.5, weight_decay=2 * 0.05)
+    for _ in range(20):
+        train_step(pipeline, X, pipeline.targets(Y, 10))
+        optimizer.zero_grad()
+        w1, b1, w2, b2 = leaves
+        F.mse_loss(F.linear(F.relu(F.linear(torch.tensor(X), w1.T, b1[0])), w2.T, b2[0]), torch.tensor(Y)).backward()
+        optimizer.step()
+    for ours, theirs in zip(pipeline.parameters(), leaves):
+        close(ours, theirs)
