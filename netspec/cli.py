@@ -540,9 +540,9 @@ def _check_sweep_usage(args: argparse.Namespace) -> None:
         raise UsageError("--seed goes with --samples")
 
 
-def _grid(path: str, load_grid: Callable[[str], dict]) -> dict | None:
+def _grid(path: str, load_grid: Callable[[Path], dict]) -> dict | None:
     try:
-        return load_grid(path)
+        return load_grid(Path(path))
     except SpecError as exc:
         printer = Printer(sys.stderr)
         for d in exc.diagnostics:

@@ -123,8 +123,9 @@ def _read_source(source: Any, limits: Limits) -> Document:
 
 
 def _names_a_file(text: str) -> bool:
-    """A str is a path when it has no newline and ends like a spec file, or names an existing file."""
-    return "\n" not in text and (text.lower().endswith((".json", ".yaml", ".yml")) or os.path.isfile(text))
+    """A str is a path when it has no newline and ends like a spec file, or
+    names something that exists (a FIFO or a device too, to be refused as such)."""
+    return "\n" not in text and (text.lower().endswith((".json", ".yaml", ".yml")) or os.path.exists(text))
 
 
 def _read_file(path: str | os.PathLike, limits: Limits) -> Document:

@@ -261,3 +261,20 @@ def test_train_on_a_terminal_draws_a_progress_bar(tmp_path):
     text = screen.decode("utf-8", "replace")
     assert "train 100%|" in text and "50/50 epochs [" in text and "samples/s, loss=" in text
     assert "epoch 50/50 - loss: " in text and f"saved {tmp_path / 'm.npz'}" in text
+
+
+def test_a_device_as_a_sweep_grid_is_refused(tmp_path, capsys):
+    code, _, err = run(capsys, "sweep", XOR, "/dev/null", "--out", tmp_path / "out")
+    assert code == 1 and "cannot read /dev/null: it is a character device, not a regular file" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_folder_holding_only_a_killed_sweeps_temporary_file_is_empty(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    stray = out / ".variant-0001.json.abcdefgh.999999999.netspec.tmp"  # no process has that id
+    stray.write_text("half")
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"seed": [1]}')
+    assert run(capsys, "sweep", XOR, grid, "--out", out)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "variant-0001.json"]

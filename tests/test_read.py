@@ -863,3 +863,7 @@ def test_dict_sources_read_the_same_with_and_without_the_fast_path(tree, limits)
     fast = outcome()
     with mock.patch.object(read_module, "_plain_copy", side_effect=read_module._NotPlain):
         assert outcome() == fast
+
+
+def test_a_string_naming_a_device_is_read_as_a_path_and_refused():
+    assert error("/dev/null").code == "unreadable-file"
