@@ -31,28 +31,26 @@ PADDINGS = ("valid", "same")
 IntOrTuple = Union[int, Sequence[int]]
 
 
-def _positive(value: object, what: str) -> int:
+def _integer(value: object, what: str, least: int) -> int:
+    """``value`` as an int of at least ``least`` (1: positive, 0: non-negative), else ValueError."""
+    kind = "a positive integer" if least == 1 else "a non-negative integer"
     if isinstance(value, bool):
-        raise ValueError(f"{what}: expected a positive integer; received {value!r}")
+        raise ValueError(f"{what}: expected {kind}; received {value!r}")
     try:
         number = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise ValueError(f"{what}: expected a positive integer; received {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{what}: expected a positive integer; received {number}")
+        raise ValueError(f"{what}: expected {kind}; received {value!r}") from None
+    if number < least:
+        raise ValueError(f"{what}: expected {kind}; received {number}")
     return number
+
+
+def _positive(value: object, what: str) -> int:
+    return _integer(value, what, 1)
 
 
 def _size(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"size: expected a non-negative integer; received {value!r}")
-    try:
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(f"size: expected a non-negative integer; received {value!r}") from None
-    if number < 0:
-        raise ValueError(f"size: expected a non-negative integer; received {number}")
-    return number
+    return _integer(value, "size", 0)
 
 
 def check_padding(padding: object) -> str:
