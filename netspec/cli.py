@@ -789,12 +789,11 @@ def _common_options() -> dict[str, argparse.ArgumentParser]:
 
     csv = argparse.ArgumentParser(add_help=False)
     group = csv.add_argument_group("CSV data files")
-    labels = group.add_mutually_exclusive_group()
-    labels.add_argument("--label", type=_label, metavar="COLUMN", default=None,
-                        help="the label column: a header name or an index, 0-based, negative from the end "
-                             "(default: the spec's data.label, else the last column)")
-    labels.add_argument("--no-label", dest="label", action="store_false", default=None,
-                        help="every column is a feature (no labels)")
+    group.add_argument("--label", type=_label, metavar="COLUMN", default=None,
+                       help="the label column: a header name or an index, 0-based, negative from the end "
+                            "(default: the spec's data.label, else the last column)")
+    group.add_argument("--no-label", dest="label", action="store_false", default=None,
+                       help="every column is a feature (no labels); the last of --label and --no-label counts")
     group.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                        help="the first row is (--header) or is not (--no-header) a header; "
                             "default: a header when none of its cells is a number")
@@ -802,8 +801,8 @@ def _common_options() -> dict[str, argparse.ArgumentParser]:
 
     computing = argparse.ArgumentParser(add_help=False)
     computing.add_argument("--threads", type=_positive_int, metavar="N",
-                           help=f"BLAS threads (default: ${THREADS_VARIABLE}, else 1 for small problems and "
-                                "every core for large ones)")
+                           help=f"BLAS threads (default: ${THREADS_VARIABLE}, else one for every 10^9 "
+                                "multiply-adds of a step, up to every core)")
     return {"checking": checking, "csv": csv, "computing": computing}
 
 
