@@ -75,7 +75,7 @@ class Printer:
     def diagnostic(self, d: Diagnostic, report: api.Report | None, file: str) -> None:
         place = ":".join(str(p) for p in (d.file or file, d.line, d.column) if p is not None)
         label = self.paint("error", "1;31") if d.is_error else self.paint("warning", "1;33")
-        print(f"{place}: {d.where}: {label}: {d.message} [{d.code}]", file=self.stream)
+        print(f"{one_line(place)}: {one_line(d.where)}: {label}: {one_line(d.message)} [{d.code}]", file=self.stream)
         line = report.document.line_text(d.line) if report and report.document and d.line else None
         if line is not None:
             shown, offset = caret_window(line, max(d.column or 1, 1))
@@ -83,6 +83,14 @@ class Printer:
             print("    " + " " * offset + self.paint("^", "1;32"), file=self.stream)
         if d.hint:
             print(f"    {self.paint('hint', '1;36')}: {d.hint}", file=self.stream)
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters written as
+    escapes (``\\n``), so a key or value holding them cannot split a diagnostic's line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def caret_window(line: str, column: int, width: int = CARET_WINDOW) -> tuple[str, int]:

@@ -389,3 +389,10 @@ def test_data_of_the_wrong_width_counts_in_words(tmp_path, capsys):
     assert code == 1 and "X has 1 column but the network's input expects 2 features" in err
     code, _, err = run(capsys, "run", EXAMPLES / "regression.json", "--data", "xor")
     assert code == 1 and "X has 2 columns but the network's input expects 1 feature\n" in err
+
+
+def test_a_key_holding_a_line_break_cannot_split_a_diagnostic(tmp_path, capsys):
+    spec = write(tmp_path / "s.json", '{"input": {"features": 2}, "layers": [{"type": "relu"}], "descriptio\\n": 1}')
+    code, out, _ = run(capsys, "validate", spec)
+    [header] = [line for line in out.splitlines() if line.startswith(f"{spec}:")]
+    assert code == 1 and 'unknown key "descriptio\\n" in the spec' in header
