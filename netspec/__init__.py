@@ -13,7 +13,9 @@ NumPy pipeline that runs.
 
 Importing netspec and validating specs never imports NumPy: the names that
 need it (``data``, ``Pipeline``, ``History``, ``TrainingError``,
-``check_gradients``, ``sweep``, ...) are imported when first used.
+``check_gradients``, ``sweep``, ...) are imported when first used, and so are
+the importers of other tools' models (``from_keras``, ``from_keras_model``,
+``from_onnx``), which import nothing heavy until they read a file.
 """
 
 from importlib import import_module
@@ -61,7 +63,7 @@ from .components import (
     Uniform,
     Zeros,
 )
-from .errors import CheckpointError, DataError, Diagnostic, NetspecError, SpecError
+from .errors import CheckpointError, DataError, Diagnostic, InteropError, NetspecError, SpecError
 from .extend import register_activation, register_initializer, register_layer, register_loss, register_optimizer
 from .infer import LayerShape, Shapes
 from .limits import Limits
@@ -77,6 +79,8 @@ _LAZY = {
     "Pipeline": (".runtime.pipeline", "Pipeline"),
     "History": (".runtime.training", "History"), "TrainingError": (".runtime.training", "TrainingError"),
     "Variant": (".sweeps", "Variant"), "load_grid": (".sweeps", "load_grid"), "sweep": (".sweeps", "sweep"),
+    "from_keras": (".interop.keras", "from_keras"), "from_keras_model": (".interop.keras", "from_keras_model"),
+    "from_onnx": (".interop.onnx", "from_onnx"),
 }
 
 
@@ -103,6 +107,7 @@ GlobalMaxPooling1D = GlobalMaxPooling2D = GlobalMaxPool
 BatchNormalization, LayerNormalization = BatchNorm, LayerNorm
 
 __all__ = [
+    "InteropError", "from_keras", "from_keras_model", "from_onnx",
     "Activation", "Adagrad", "Adam", "AdamW", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D",
     "AvgPool2D", "BatchNorm", "BatchNormalization", "BinaryCrossentropy", "CategoricalCrossentropy", "CheckpointError",
     "Concatenate", "Conv1D", "Conv2D", "DataError", "Dense", "Diagnostic", "Dropout", "ELU", "Flatten",

@@ -39,6 +39,7 @@ from .check import did_you_mean
 from .codes import CODES
 from .errors import DataError, Diagnostic, NetspecError, SpecError
 from .files import check_output, check_output_folder, is_temporary, read_head, write_atomically, write_text
+from .interop.cli import add_interop_commands
 from .limits import DEFAULT_LIMITS, Limits
 from .lints import LINTS
 from .plugins import load_plugins
@@ -828,6 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspecting(commands, common)
     _add_computing(commands, common)
     _add_sweep(commands, common)
+    add_interop_commands(commands, Printer, UsageError)
     return parser
 
 

@@ -115,6 +115,13 @@ _TABLE = [
     Code("batch-norm-after-softmax", WARNING, "lint", "batch normalization of softmax probabilities"),
     Code("bias-before-batch-norm", WARNING, "lint", "a dense or conv bias that the batch normalization after it cancels"),
     Code("dropout-before-output", WARNING, "lint", "dropout with only activations between it and the output"),
+    # import: models of other tools read into specs (netspec.interop)
+    Code("not-a-model", ERROR, "import", "the file or text is not a model of the format being imported"),
+    Code("unsupported-layer", ERROR, "import", "a layer (Keras) or operator (ONNX) netspec has no equivalent for"),
+    Code("unsupported-option", ERROR, "import", "an option of a foreign layer or model that netspec cannot express"),
+    Code("unsupported-structure", ERROR, "import",
+         "a model wired in a way netspec cannot express: several outputs, a shared layer, an open size"),
+    Code("weights-mismatch", ERROR, "import", "weights whose layers or shapes do not match the model's config"),
     # export: netspec networks written for other tools (netspec.interop)
     Code("no-exporter", ERROR, "export", "a layer type with no exporter to the format asked for"),
 ]

@@ -22,7 +22,7 @@ Every netspec error is a :class:`NetspecError`, which is also a ``ValueError``:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Iterable, Literal, Sequence, Union
+from typing import Any, Iterable, Literal, Sequence, Union
 
 PathPart = Union[str, int]
 Path = tuple[PathPart, ...]
@@ -133,10 +133,13 @@ class InteropError(NetspecError):
     """A model cannot be imported from, or exported to, another tool's format.
     ``errors`` holds every problem found, each a :class:`Diagnostic` whose path
     points into the foreign file (``config.layers[3].config.groups`` of a Keras
-    config, ``graph.node[4]`` of an ONNX model) or, for an export, into the spec."""
+    config, ``graph.node[4]`` of an ONNX model) or, for an export, into the spec.
+    ``document`` is the foreign file as read, when it was JSON text (its
+    source lines, to show under each diagnostic), else None."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic], doing: str):
+    def __init__(self, diagnostics: Iterable[Diagnostic], doing: str, document: Any = None):
         self.errors: list[Diagnostic] = list(diagnostics)
+        self.document = document
         assert self.errors, "InteropError needs at least one diagnostic"
         count = len(self.errors)
         head = f"{doing}: {count} problem{'s' if count != 1 else ''}"

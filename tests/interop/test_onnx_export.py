@@ -153,7 +153,7 @@ def test_a_registered_exporter_is_used(clean_registry, monkeypatch):
 
 def test_importing_netspec_imports_no_interop_library():
     code = ("import sys, netspec; p = netspec.compile({'input': 2, 'layers': [{'type': 'dense', 'neurons': 2}]}); "
-            "import netspec.interop, netspec.interop.onnx, netspec.interop.torch; "
+            "import netspec.interop, netspec.interop.onnx, netspec.interop.torch, netspec.interop.keras, netspec.interop.cli; "
             "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'h5py', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
