@@ -147,3 +147,11 @@ def test_an_unsupported_keras_model_is_every_diagnostic_with_its_source_line(tmp
     assert err[1:3] == ['         "activation": "gelu",', "                       ^"]
     assert err[-1] == "netspec import: 2 problems; nothing written"
     assert not os.path.exists("spec.json")
+
+
+def test_a_missing_library_says_which_extra_to_install(checkpoint, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    assert main(["export", "model.npz", "--to", "onnx", "--out", "model.onnx"]) == 1
+    assert capsys.readouterr().err == ("netspec export --to onnx: needs the onnx package, which is not installed: "
+                                       "pip install 'netspec[onnx]'\n")
+    assert not os.path.exists("model.onnx")
