@@ -14,6 +14,7 @@ from interop_cases import assert_close, inputs, layer_cases, option_cases
 import netspec
 from netspec.errors import InteropError
 from netspec.registry import REGISTRY
+from netspec.runtime.activations import Activation
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -100,7 +101,7 @@ def test_an_opset_out_of_range_is_refused(opset):
 
 def _register_swish():
     """A custom activation: x · sigmoid(beta · x)."""
-    class SwishRuntime(netspec.runtime.activations.Activation):
+    class SwishRuntime(Activation):
         def __init__(self, beta=1.0, name="swish"):
             self.beta, self.name = beta, name
 
@@ -121,8 +122,6 @@ def _register_swish():
 
 
 def test_a_layer_without_exporter_is_named_with_how_to_register_one(clean_registry):
-    import netspec.runtime.activations  # noqa: F401
-
     pipeline = netspec.compile(_register_swish())
     with pytest.raises(InteropError) as caught:
         pipeline.to_onnx()
@@ -133,7 +132,6 @@ def test_a_layer_without_exporter_is_named_with_how_to_register_one(clean_regist
 
 
 def test_a_registered_exporter_is_used(clean_registry, monkeypatch):
-    import netspec.runtime.activations  # noqa: F401
     from netspec import interop
 
     pipeline = netspec.compile(_register_swish())

@@ -13,6 +13,7 @@ from interop_cases import assert_close, inputs, layer_cases, option_cases
 import netspec
 from netspec.errors import InteropError
 from netspec.registry import REGISTRY
+from netspec.runtime.activations import Activation
 
 torch = pytest.importorskip("torch")
 
@@ -168,8 +169,8 @@ def test_torch_export_of_a_graph_with_two_inputs(tmp_path):
     assert_close(program(*torch_inputs(X)).detach().numpy(), pipeline.forward(X), "float64")
 
 
-def test_a_layer_without_exporter_is_named(clean_registry):
-    class DoubleRuntime(netspec.runtime.activations.Activation):
+def _register_double():
+    class DoubleRuntime(Activation):
         def __init__(self, name="double"):
             self.name = name
 
@@ -183,6 +184,25 @@ def test_a_layer_without_exporter_is_named(clean_registry):
     class Double(netspec.Activation):
         """2x."""
 
-    pipeline = netspec.compile({"input": {"features": 2}, "layers": [{"type": "double"}]})
-    with pytest.raises(InteropError, match=r"layers\[0\] \(double_1\) is a double layer, and no PyTorch exporter"):
+    return netspec.compile({"input": {"features": 2}, "layers": [{"type": "dense", "neurons": 3}, {"type": "double"}]})
+
+
+def test_a_layer_without_exporter_is_named(clean_registry):
+    pipeline = _register_double()
+    with pytest.raises(InteropError, match=r"layers\[1\] \(double_1\) is a double layer, and no PyTorch exporter"):
         pipeline.to_torch()
+
+
+def test_a_registered_exporter_is_used(clean_registry, monkeypatch):
+    from netspec import interop
+
+    pipeline = _register_double()
+    monkeypatch.setitem(interop.EXPORTERS, "torch", {})
+
+    class Double(torch.nn.Module):
+        def forward(self, inputs):
+            return 2 * inputs
+
+    interop.register_torch_exporter("double", lambda step, layer: Double())
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    assert_close(pipeline.to_torch()(torch.tensor(X)).detach().numpy(), pipeline.forward(X), "float64")
