@@ -24,16 +24,21 @@ from .limits import DEFAULT_LIMITS, Limits
 from .registry import REGISTRY
 from .spec import (
     DATASETS,
+    SCHEDULES,
     STAGES,
+    BookSpiralData,
     Component,
     EarlyStopping,
     FileData,
     GateData,
     Input,
+    ShapesData,
     SineData,
     Spec,
     SpiralData,
     Train,
+    VerticalData,
+    WavesData,
     data_tag,
     input_tag,
 )
@@ -44,6 +49,10 @@ _UNION_KINDS = {"layers": "layer", "activation": "activation", "init": "initiali
 
 # The parameter model of each fixed section, by path.
 _SECTIONS = {(): Spec, ("input",): Input, ("train",): Train, ("train", "early_stopping"): EarlyStopping}
+
+# The model of a data section, by its tag.
+_DATA_MODELS = {"spiral": SpiralData, "sine": SineData, "shapes": ShapesData, "waves": WavesData,
+                "book_spiral": BookSpiralData, "vertical": VerticalData, "file": FileData}
 
 _TYPE_WORDS = {
     "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
@@ -139,13 +148,13 @@ def _at_union(path: Sequence[Any]) -> bool:
         return True
     if list(path) == ["input"]:  # one input, or named inputs
         return True
-    return bool(path) and path[-1] in (*_UNION_KINDS, "data") and path[-1] != "layers"
+    return bool(path) and path[-1] in (*_UNION_KINDS, "data", "schedule", "validation") and path[-1] != "layers"
 
 
 def _tag_of(node: Any, path: Sequence[Any]) -> Any:
     """The union tag of a raw value: its ``type`` (or its dataset), or itself
     when written as a bare name."""
-    if path[-1] == "data":
+    if path[-1] in ("data", "validation"):
         return data_tag(node)
     if list(path) == ["input"]:
         return input_tag(node)
@@ -248,10 +257,29 @@ def _custom(error: dict, path: Path, node: Any, parent: Any, root: type[Componen
     return Diagnostic(path, "invalid-value", _plain(error["msg"]))
 
 
+def _not_here(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
+    """A key a section lists only to refuse it: ``validation`` inside ``data.validation``."""
+    return Diagnostic(path, "unknown-key", f'"{path[-1]}" cannot be set in {format_path(path[:-1])}',
+                      "data.validation gives the validation rows; it has no validation section of its own"
+                      if path[-1] == "validation" else None)
+
+
+def _unknown_schedule(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
+    names = ", ".join(SCHEDULES)
+    if not isinstance(node, dict):
+        return Diagnostic(path, "wrong-type", f"schedule must be an object, got {describe(node)}",
+                          '{"type": "step", "step_size": 10}; valid types: ' + names)
+    if "type" not in node:
+        return Diagnostic(path, "missing-type", 'this schedule has no "type"', f'add "type": one of {names}')
+    close = did_you_mean(str(node["type"]), SCHEDULES)
+    return Diagnostic(path + ("type",), "unknown-type", f"unknown schedule type {describe(node['type'])}",
+                      f"{close}; valid types: {names}" if close else f"valid types: {names}")
+
+
 def _unknown_dataset(error: dict, path: Path, node: Any, parent: Any, root: type[Component]) -> Diagnostic:
     valid = "use one of " + ", ".join(DATASETS) + ', or {"path": FILE}'
     if not isinstance(node, dict):
-        return Diagnostic(path, "wrong-type", f"data must be an object, got {describe(node)}",
+        return Diagnostic(path, "wrong-type", f"{_field(path)} must be an object, got {describe(node)}",
                           '{"dataset": "spiral"} or {"path": "data.csv"}')
     name = node.get("dataset")
     close = did_you_mean(str(name), DATASETS)
@@ -279,6 +307,8 @@ _HANDLERS = {
     "assertion_error": _custom,
     "finite_number": _finite,
     "unknown-dataset": _unknown_dataset,
+    "unknown-schedule": _unknown_schedule,
+    "none_required": _not_here,
 }
 
 
@@ -305,20 +335,44 @@ def _drop_noise(found: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def train_rules(spec: Spec) -> list[Diagnostic]:
-    """Rules across fields of ``train``: early stopping must watch something measured."""
+    """Rules across fields of ``train`` and ``data``: early stopping and
+    reduce_on_plateau must watch something measured, validation rows come
+    from one place, class weights need classes."""
     train = spec.train
-    stopping = train.early_stopping if train is not None else None
-    if stopping is None:
-        return []
-    where = ("train", "early_stopping", "monitor")
-    if stopping.monitor.startswith("val_") and train.validation_split == 0:
+    data = spec.data
+    validation = data.validation if data is not None else None
+    found = []
+    if validation is not None:
+        if train is not None and train.validation_split > 0:
+            found.append(Diagnostic(("train", "validation_split"), "invalid-value",
+                                    "validation_split holds out training rows, but data.validation already gives "
+                                    "the validation rows", 'remove one: "validation_split" or data.validation'))
+    if train is None:
+        return found
+    validated = train.validation_split > 0 or validation is not None
+    for section in ("early_stopping", "schedule"):
+        monitor = getattr(getattr(train, section), "monitor", None)
+        if monitor is not None:
+            found += _monitored(train, ("train", section, "monitor"), section, monitor, validated)
+    if train.class_weight is not None and spec.loss is not None \
+            and REGISTRY.get("loss", spec.loss.type).targets == "regression":
+        found.append(Diagnostic(("train", "class_weight"), "invalid-value",
+                                f"class_weight weighs classes, but {spec.loss.type} is a regression loss",
+                                "remove class_weight, or weigh samples with fit(..., sample_weight=...)"))
+    return found
+
+
+def _monitored(train: Train, where: Path, section: str, monitor: str, validated: bool) -> list[Diagnostic]:
+    """A monitored quantity must be measured: val_ ones on validation rows, metrics among ``train.metrics``."""
+    if monitor.startswith("val_") and not validated:
         return [Diagnostic(where, "monitor-needs-validation",
-                           f"early_stopping monitors {stopping.monitor} but validation_split is 0",
-                           'set "validation_split" (e.g. 0.2), or monitor a training quantity such as "loss"')]
-    metric = stopping.monitor.removeprefix("val_")
+                           f"{section} monitors {monitor} but validation_split is 0 and data has no validation",
+                           'set "validation_split" (e.g. 0.2) or data.validation, or monitor a training quantity '
+                           'such as "loss"')]
+    metric = monitor.removeprefix("val_")
     if metric != "loss" and metric not in train.metrics:
         return [Diagnostic(where, "monitor-not-measured",
-                           f"early_stopping monitors {stopping.monitor} but metrics does not include {metric}",
+                           f"{section} monitors {monitor} but metrics does not include {metric}",
                            f'add "{metric}" to train.metrics')]
     return []
 
@@ -415,8 +469,10 @@ def _model_at(path: Path, node: Any, root: type[Component]) -> type[Component] |
         return root if path == () else None
     if path in _SECTIONS:
         return _SECTIONS[path]
-    if path == ("data",):
-        return {"spiral": SpiralData, "sine": SineData, "file": FileData}.get(data_tag(node), GateData)
+    if path in (("data",), ("data", "validation")):
+        return _DATA_MODELS.get(data_tag(node), GateData)
+    if path == ("train", "schedule"):
+        return SCHEDULES.get(node.get("type")) if isinstance(node, dict) else None
     if isinstance(node, dict) and isinstance(node.get("type"), str):
         entry = REGISTRY.get(_union_kind(path), node["type"])
         return entry.params if entry else None
@@ -437,6 +493,8 @@ def _owner(path: Path, node: Any, root: type[Component]) -> str:
         return f"{tag} {root.kind}" if tag else root.__name__
     if path == ():
         return "the spec"
+    if path == ("train", "schedule") and isinstance(node, dict):
+        return f'{node.get("type")} schedule'
     if isinstance(node, dict) and isinstance(node.get("type"), str):
         return f'{node["type"]} {_union_kind(path)}'
     return _field(path)

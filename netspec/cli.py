@@ -247,16 +247,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     pipeline, X, y, source = prepared
     if y is None:
         raise DataError(f"{source} has no labels or targets to train on")
-    _check_train_outputs(args, out, inputs + _data_files(pipeline.spec, args.file))
+    _check_train_outputs(args, out, inputs + _data_files(pipeline.spec, args.file)
+                         + ([args.validation_data] if args.validation_data else []))
     config = pipeline.training.with_overrides(**({"epochs": args.epochs} if args.epochs is not None else {}))
     X = pipeline.checked(X)
     targets = pipeline.targets(y, len(X))
+    validation, validated_on = _validation_data(args, pipeline)
     with Interrupt() as interrupt:
         if not args.quiet:
             print(pipeline.summary())
             print(f"training on {source}: {count(len(X), 'sample')}, optimizer {pipeline.optimizer!r}", flush=True)
+            if validation is not None:
+                print(f"validating on {validated_on}: {count(len(validation[0]), 'sample')}", flush=True)
         history = fit(pipeline, X, targets, config, verbose=0 if args.quiet else 1, stop=interrupt.requested,
-                      threads=args.threads)
+                      threads=args.threads, validation=validation)
     _report_training(history, out)
     pipeline.spec = _rebased(pipeline.spec, args.file, out)
     pipeline.save(out)
@@ -265,6 +269,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         _write_history(args.history, history)
         print(f"saved the history to {args.history}")
     return EXIT_INTERRUPTED if history.interrupted else EXIT_OK
+
+
+def _validation_data(args: argparse.Namespace, pipeline: Any) -> tuple[tuple[Any, np.ndarray] | None, str | None]:
+    """The rows to validate on, checked, and where they come from: ``--validation-data``,
+    else the spec's ``data.validation``; ``(None, None)`` without either (then
+    ``train.validation_split``, if any, holds out rows of the training data)."""
+    section = api.load(pipeline.spec).data
+    validation = section.validation if section is not None else None
+    if args.validation_data is None and validation is None:
+        return None, None
+    X, y, source = _data(args.validation_data, validation, args.file, _csv_options(args), _input_names(pipeline))
+    if y is None:
+        raise DataError(f"the validation data {source} has no labels or targets")
+    X = pipeline.checked(X)
+    return (X, pipeline.targets(y, len(X))), source
 
 
 def _check_train_outputs(args: argparse.Namespace, out: str, inputs: list[str]) -> None:
@@ -297,22 +316,33 @@ def _report_training(history: Any, out: str) -> None:
 
 
 def _rebased(spec: dict, spec_file: str, out: str) -> dict:
-    """``spec`` with a relative data path made relative to the checkpoint's
-    folder, so that ``netspec evaluate MODEL.npz`` finds the same file."""
+    """``spec`` with relative data paths (of ``data`` and ``data.validation``)
+    made relative to the checkpoint's folder, so that ``netspec evaluate
+    MODEL.npz`` finds the same files."""
     section = spec.get("data")
-    if not isinstance(section, dict) or "path" not in section or os.path.isabs(section["path"]):
+    if not isinstance(section, dict):
         return spec
+    return {**spec, "data": _rebased_section(section, spec_file, out)}
+
+
+def _rebased_section(section: dict, spec_file: str, out: str) -> dict:
+    if isinstance(section.get("validation"), dict):
+        section = {**section, "validation": _rebased_section(section["validation"], spec_file, out)}
+    if "path" not in section or os.path.isabs(section["path"]):
+        return section
     full = os.path.join(os.path.dirname(os.path.abspath(spec_file)), section["path"])
-    moved = os.path.relpath(full, os.path.dirname(os.path.abspath(out)))
-    return {**spec, "data": {**section, "path": moved}}
+    return {**section, "path": os.path.relpath(full, os.path.dirname(os.path.abspath(out)))}
 
 
 def _data_files(spec: dict, spec_file: str) -> list[str]:
-    """The data file a canonical spec's data section names, if any (an input not to overwrite)."""
-    section = spec.get("data")
-    if not isinstance(section, dict) or "path" not in section:
-        return []
-    return [os.path.join(os.path.dirname(os.path.abspath(spec_file)), section["path"])]
+    """The data files a canonical spec's data section names (of ``data`` and
+    ``data.validation``), if any: inputs not to overwrite."""
+    section, files = spec.get("data"), []
+    while isinstance(section, dict):
+        if "path" in section:
+            files.append(os.path.join(os.path.dirname(os.path.abspath(spec_file)), section["path"]))
+        section = section.get("validation")
+    return files
 
 
 _HISTORY_FORMATS = (".csv", ".json")
@@ -588,6 +618,18 @@ def _sweep_data(args: argparse.Namespace) -> Callable[[Any], tuple[Any, np.ndarr
     return data_of
 
 
+def _sweep_validation(args: argparse.Namespace) -> Callable[[Any], tuple[Any, np.ndarray | None]]:
+    """``validation_of(spec)``: the rows of a variant's ``data.validation``, each section loaded once."""
+    loaded = functools.cache(lambda section, inputs: _data(None, section, args.base, _csv_options(args),
+                                                           list(inputs) if inputs else None)[:2])
+
+    def validation_of(spec: Any) -> tuple[Any, np.ndarray | None]:
+        names = tuple(api.infer(spec).input_shapes)
+        return loaded(spec.data.validation, names if len(names) > 1 else None)
+
+    return validation_of
+
+
 def _write_sweep(args: argparse.Namespace, grid: dict, variants: list[Any], data_of: Callable) -> int:
     """Write (and train) every variant; the index grows as they are written."""
     from . import sweeps
@@ -595,12 +637,13 @@ def _write_sweep(args: argparse.Namespace, grid: dict, variants: list[Any], data
     folder = sweeps.Folder(args.out, grid, data_dir=os.path.dirname(os.path.abspath(args.base)))
     folder.clear()
     folder.start(set().union(*(sweeps.measured_by(v.spec) for v in variants if v.ok)) if args.train else ())
+    validation_of = _sweep_validation(args)
     try:
         for variant in variants:
             folder.add(variant)
             if args.train and variant.ok:
                 folder.add_result(sweeps.train_variant(variant, data_of, epochs=args.epochs, limits=_limits(args),
-                                                       threads=args.threads))
+                                                       threads=args.threads, validation=validation_of))
     except KeyboardInterrupt:
         folder.finish(args.metric, interrupted=True)
         print(f"netspec: interrupted after {count(len(folder.entries), 'variant')} of {len(variants):,}; "
@@ -815,8 +858,8 @@ def _common_options() -> dict[str, argparse.ArgumentParser]:
     return {"checking": checking, "csv": csv, "computing": computing}
 
 
-DATA_HELP = ("a built-in dataset (spiral, xor, and, or, nand, sine, shapes, waves) or a .csv/.npy/.npz file; "
-             "default: the spec's data section")
+DATA_HELP = ("a built-in dataset (spiral, xor, and, or, nand, sine, shapes, waves, book_spiral, vertical) or a "
+             ".csv/.npy/.npz file; default: the spec's data section")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -871,6 +914,9 @@ def _add_computing(commands: Any, common: dict) -> None:
                             help="train a spec on data and save a checkpoint")
     p.add_argument("file", metavar="FILE", help="a spec file")
     p.add_argument("--data", metavar="NAME|PATH", help=DATA_HELP)
+    p.add_argument("--validation-data", metavar="NAME|PATH",
+                   help="validate on this dataset or file each epoch (default: the spec's data.validation; "
+                        "either replaces train.validation_split)")
     p.add_argument("--epochs", type=_epochs, metavar="N",
                    help=f"override the spec's train.epochs (at most {MAX_EPOCHS:,})")
     p.add_argument("--out", metavar="MODEL.npz", help="checkpoint to write (default: FILE's name with .npz, here)")

@@ -122,14 +122,42 @@ def wiring(shapes: Shapes) -> Any:
 
 def training_config(spec: Spec, train: Train) -> TrainingConfig:
     """The ``train`` section as plain runtime values; its seed defaults to the spec's."""
+    from .runtime.clipping import Clipping
     from .runtime.training import EarlyStopping, TrainingConfig
 
     stopping = train.early_stopping
+    clipped = train.clip_norm is not None or train.clip_global_norm is not None or train.clip_value is not None
+    weights = train.class_weight
+    if isinstance(weights, tuple):
+        weights = dict(enumerate(weights))
+    elif weights is not None:
+        weights = {int(key): value for key, value in weights.items()}
     return TrainingConfig(
         epochs=train.epochs, batch_size=train.batch_size, shuffle=train.shuffle,
         seed=train.seed if train.seed is not None else spec.seed,
         validation_split=train.validation_split, metrics=tuple(train.metrics),
-        early_stopping=EarlyStopping(**stopping.options()) if stopping is not None else None)
+        early_stopping=EarlyStopping(**stopping.options()) if stopping is not None else None,
+        top_k=train.top_k, schedule=schedule_of(train),
+        clipping=Clipping(train.clip_norm, train.clip_global_norm, train.clip_value) if clipped else None,
+        class_weight={key: float(value) for key, value in weights.items()} if weights is not None else None)
+
+
+def schedule_of(train: Train) -> Any:
+    """The runtime schedule (:mod:`netspec.runtime.schedules`) of ``train.schedule``, or None."""
+    from .runtime import schedules
+
+    given = train.schedule
+    if given is None:
+        return None
+    if given.type == "step":
+        return schedules.StepDecay(given.step_size, given.gamma)
+    if given.type == "exponential":
+        return schedules.ExponentialDecay(given.gamma)
+    if given.type == "cosine":
+        epochs = given.decay_epochs if given.decay_epochs is not None else max(1, train.epochs - given.warmup_epochs)
+        return schedules.CosineDecay(epochs, given.warmup_epochs, given.min_learning_rate)
+    return schedules.ReduceOnPlateau(given.monitor, given.factor, given.patience, given.min_delta, given.cooldown,
+                                     given.min_learning_rate)
 
 
 def task_of(spec: Spec, shapes: Shapes) -> str:

@@ -812,6 +812,7 @@ def from_section(section: object, base_dir: str | os.PathLike | None = None, **f
     spec's folder), read with the section's ``label`` and ``file_options``
     (:func:`load`'s ``label``, ``header``, ``delimiter``; a ``label`` here wins)."""
     options = dict(section.options())
+    options.pop("validation", None)  # the validation rows are a section of their own: from_section(section.validation)
     path = options.pop("path", None)
     if path is not None:
         full = os.path.join(base_dir, path) if base_dir is not None and not os.path.isabs(path) else path

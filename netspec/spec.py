@@ -32,6 +32,8 @@ from pydantic import (
     PositiveInt,
     Tag,
     ValidationError,
+    WithJsonSchema,
+    create_model,
     model_serializer,
     model_validator,
 )
@@ -322,20 +324,141 @@ InputSection = Annotated[
 INPUT_NAME = "input"
 
 
+METRICS = ("accuracy", "mae", "precision", "recall", "f1", "top_k_accuracy")
+Metric = Literal["accuracy", "mae", "precision", "recall", "f1", "top_k_accuracy"]
+# What early stopping and reduce_on_plateau may watch: the loss or a metric, on the training or validation rows.
+Monitor = Literal["loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae", "precision", "val_precision",
+                  "recall", "val_recall", "f1", "val_f1", "top_k_accuracy", "val_top_k_accuracy"]
+
+
 class EarlyStopping(Component):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    monitor: Literal["loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae"] = "val_loss"
+    monitor: Monitor = "val_loss"
     patience: PositiveInt = 10
     min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     restore_best: bool = True
 
 
+Fraction = Field(default=0.1, gt=0, lt=1, allow_inf_nan=False)
+MinimumRate = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class StepSchedule(Component):
+    """The learning rate times ``gamma`` every ``step_size`` epochs:
+    ``lr · gamma^floor(epoch / step_size)``, epochs counted from 0."""
+
+    type: Literal["step"] = "step"
+    step_size: PositiveInt
+    gamma: float = Fraction
+
+
+class ExponentialSchedule(Component):
+    """The learning rate times ``gamma`` every epoch: ``lr · gamma^epoch``."""
+
+    type: Literal["exponential"] = "exponential"
+    gamma: float = Field(gt=0, le=1, allow_inf_nan=False)
+
+
+class CosineSchedule(Component):
+    """Half a cosine from the learning rate down to ``min_learning_rate`` over
+    ``decay_epochs`` (default: the epochs after the warmup), after
+    ``warmup_epochs`` of linear warmup (``lr · (epoch + 1) / warmup_epochs``);
+    ``min_learning_rate`` after that."""
+
+    type: Literal["cosine"] = "cosine"
+    decay_epochs: Optional[PositiveInt] = None
+    warmup_epochs: int = Field(default=0, ge=0, le=10_000_000)
+    min_learning_rate: float = MinimumRate
+
+
+class PlateauSchedule(Component):
+    """The learning rate times ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs (counted as early stopping counts
+    them), then ``cooldown`` epochs of rest, never below ``min_learning_rate``."""
+
+    type: Literal["reduce_on_plateau"] = "reduce_on_plateau"
+    monitor: Monitor = "val_loss"
+    factor: float = Fraction
+    patience: PositiveInt = 10
+    min_delta: float = Field(default=1e-4, ge=0, allow_inf_nan=False)
+    cooldown: int = Field(default=0, ge=0)
+    min_learning_rate: float = MinimumRate
+
+
+SCHEDULES = {"step": StepSchedule, "exponential": ExponentialSchedule, "cosine": CosineSchedule,
+             "reduce_on_plateau": PlateauSchedule}
+
+
+def schedule_tag(value: Any) -> str | None:
+    """A schedule's ``type``, when it is one of :data:`SCHEDULES`."""
+    tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return tag if tag in SCHEDULES else None
+
+
+ScheduleSection = Annotated[
+    Union[tuple(Annotated[model, Tag(name)] for name, model in SCHEDULES.items())],
+    Discriminator(schedule_tag, custom_error_type="unknown-schedule", custom_error_message="unknown schedule"),
+]
+
+
+MAX_CLASSES = 1_000_000
+
+
+def _class_weight(value: Any) -> Any:
+    """``class_weight`` checked whole, so that a problem is one plain message:
+    a non-empty list of weights (class 0 first), or a non-empty mapping of
+    class indices to weights (Python's ``{0: 1.0}`` reads as JSON's ``{"0": 1.0}``)."""
+    if isinstance(value, (list, tuple)) and value:
+        for index, weight in enumerate(value):
+            _check_weight(weight, f"class_weight[{index}]")
+        return tuple(value)
+    if isinstance(value, dict) and value:
+        weights = {}
+        for key, weight in value.items():
+            text = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
+            if not (isinstance(text, str) and text.isdigit() and text == str(int(text)) and int(text) < MAX_CLASSES):
+                raise ValueError(f"class_weight keys are class indices (\"0\", \"1\", ...), got {_shown(key)}")
+            weights[text] = _check_weight(weight, f'class_weight["{text}"]')
+        return weights
+    raise ValueError("class_weight must be a non-empty list of weights, one per class, or a non-empty mapping "
+                     f'of classes to weights ({{"1": 5.0}}), got {_shown(value)}')
+
+
+def _check_weight(weight: Any, where: str) -> Any:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1e6:
+        raise ValueError(f"{where} must be a number from 0 to 1e6, got {_shown(weight)}")
+    return weight
+
+
+def _shown(value: Any) -> str:
+    """A value as a spec writes it (JSON), or its repr when it is no JSON value."""
+    try:
+        return json.dumps(value, ensure_ascii=False)[:80]
+    except (TypeError, ValueError):
+        return repr(value)[:80]
+
+
+_CLASS_WEIGHT_SCHEMA = {"anyOf": [
+    {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0, "maximum": 1e6}},
+    {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^(0|[1-9][0-9]{0,5})$"},
+     "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1e6}}]}
+ClassWeight = Annotated[Union[tuple[float, ...], dict[str, float]], BeforeValidator(_class_weight),
+                        WithJsonSchema(_CLASS_WEIGHT_SCHEMA)]
+ClipSize = Field(default=None, gt=0, allow_inf_nan=False)
+
+
 class Train(Component):
-    """How to train: optimiser, epochs, batches, validation, metrics, early stopping.
+    """How to train: optimiser, epochs, batches, validation, metrics, early
+    stopping, learning-rate schedule, gradient clipping and class weights.
 
     ``batch_size`` absent means full batch; ``seed`` drives shuffling and the
-    validation split (the spec's ``seed`` when absent).
+    validation split (the spec's ``seed`` when absent). ``top_k`` is the k of
+    the ``top_k_accuracy`` metric. Clipping, at most one of: ``clip_norm``
+    (each gradient array rescaled to at most that norm), ``clip_global_norm``
+    (all of them together), ``clip_value`` (each value into ±clip_value).
+    ``class_weight``: one weight per class, a list or ``{"class": weight}``
+    (classes not named weigh 1).
     """
 
     optimizer: Optional[shorthand("optimizer")] = None
@@ -344,8 +467,21 @@ class Train(Component):
     shuffle: bool = True
     seed: Optional[int] = Field(default=None, ge=0, le=2**32 - 1)
     validation_split: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
-    metrics: Annotated[tuple[Literal["accuracy", "mae"], ...], BeforeValidator(list_to_tuple)] = ()
+    metrics: Annotated[tuple[Metric, ...], BeforeValidator(list_to_tuple)] = ()
+    top_k: PositiveInt = Field(default=5, le=1_000_000)
     early_stopping: Optional[EarlyStopping] = None
+    schedule: Optional[ScheduleSection] = None
+    clip_norm: Optional[float] = ClipSize
+    clip_global_norm: Optional[float] = ClipSize
+    clip_value: Optional[float] = ClipSize
+    class_weight: Optional[ClassWeight] = None
+
+    @model_validator(mode="after")
+    def _one_clipping(self) -> "Train":
+        given = [name for name in ("clip_norm", "clip_global_norm", "clip_value") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of clip_norm, clip_global_norm and clip_value, got {' and '.join(given)}")
+        return self
 
 
 DATASETS = ("spiral", "xor", "and", "or", "nand", "sine", "shapes", "waves", "book_spiral", "vertical")
@@ -359,6 +495,7 @@ class SpiralData(Component):
     classes: int = Field(default=3, ge=2, le=1000)
     noise: float = Field(default=0.2, ge=0, allow_inf_nan=False)
     seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+    validation: Optional["ValidationSection"] = None
 
 
 class BookSpiralData(Component):
@@ -369,6 +506,7 @@ class BookSpiralData(Component):
     samples: PositiveInt = Field(default=100, le=10_000_000)
     classes: int = Field(default=3, ge=2, le=1000)
     seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+    validation: Optional["ValidationSection"] = None
 
 
 class VerticalData(Component):
@@ -379,12 +517,14 @@ class VerticalData(Component):
     samples: PositiveInt = Field(default=100, le=10_000_000)
     classes: int = Field(default=3, ge=2, le=1000)
     seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+    validation: Optional["ValidationSection"] = None
 
 
 class GateData(Component):
     """The four rows of a logic gate's truth table."""
 
     dataset: Literal["xor", "and", "or", "nand"]
+    validation: Optional["ValidationSection"] = None
 
 
 class SineData(Component):
@@ -392,6 +532,7 @@ class SineData(Component):
 
     dataset: Literal["sine"]
     samples: PositiveInt = Field(default=1000, le=100_000_000)
+    validation: Optional["ValidationSection"] = None
 
 
 class ShapesData(Component):
@@ -404,6 +545,7 @@ class ShapesData(Component):
     classes: int = Field(default=3, ge=2, le=5)
     noise: float = Field(default=0.1, ge=0, allow_inf_nan=False)
     seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+    validation: Optional["ValidationSection"] = None
 
 
 class WavesData(Component):
@@ -416,6 +558,7 @@ class WavesData(Component):
     classes: int = Field(default=3, ge=2, le=4)
     noise: float = Field(default=0.1, ge=0, allow_inf_nan=False)
     seed: Optional[int] = Field(default=0, ge=0, le=2**32 - 1)
+    validation: Optional["ValidationSection"] = None
 
 
 class FileData(Component):
@@ -424,6 +567,7 @@ class FileData(Component):
 
     path: str = Field(min_length=1, max_length=4096)
     label: Optional[Union[str, int]] = None
+    validation: Optional["ValidationSection"] = None
 
 
 def data_tag(value: Any) -> str | None:
@@ -434,6 +578,9 @@ def data_tag(value: Any) -> str | None:
     return None
 
 
+# Every data section may hold a ``validation`` section of its own, a dataset or
+# a file like itself (but without a validation section in turn): the rows the
+# network is validated on, instead of a share of its training rows.
 DataSection = Annotated[
     Union[
         Annotated[SpiralData, Tag("spiral")],
@@ -448,6 +595,25 @@ DataSection = Annotated[
     ],
     Discriminator(data_tag, custom_error_type="unknown-dataset",
                   custom_error_message="unknown dataset"),
+]
+
+
+def _validation_rows(model: type[Component]) -> type[Component]:
+    """``model`` as the section of ``data.validation``: the same dataset or
+    file, without a validation section of its own (so the schema does not
+    recurse)."""
+    return create_model(model.__name__.replace("Data", "Validation"), __base__=model, __module__=__name__,
+                        __doc__=f"{model.__doc__.splitlines()[0]} (validation rows)", validation=(None, None))
+
+
+_VALIDATION_MODELS = {tag: _validation_rows(model) for tag, model in
+                      (("spiral", SpiralData), ("book_spiral", BookSpiralData), ("vertical", VerticalData),
+                       ("xor", GateData), ("sine", SineData), ("shapes", ShapesData), ("waves", WavesData),
+                       ("file", FileData))}
+ValidationSection = Annotated[
+    Union[tuple(Annotated[_VALIDATION_MODELS["xor" if tag in ("and", "or", "nand") else tag], Tag(tag)]
+                for tag in (*DATASETS, "file"))],
+    Discriminator(data_tag, custom_error_type="unknown-dataset", custom_error_message="unknown dataset"),
 ]
 
 

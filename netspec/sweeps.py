@@ -248,24 +248,26 @@ class Result:
 def measured_by(spec: Spec) -> set[str]:
     """What training ``spec`` reports, known before training: ``loss``, its
     metrics, ``accuracy`` for a classifier (as ``netspec train`` prints), and
-    the ``val_`` twin of each when it holds out a validation split. Empty
-    without a loss (nothing to train)."""
+    the ``val_`` twin of each when it validates (a validation split, or
+    ``data.validation``). Empty without a loss (nothing to train)."""
     if spec.loss is None:
         return set()
     train = spec.train if spec.train is not None else Train()
     names = {"loss", *train.metrics}
     if REGISTRY.get("loss", spec.loss.type).targets != "regression":
         names.add("accuracy")
-    if train.validation_split > 0:
+    if train.validation_split > 0 or (spec.data is not None and spec.data.validation is not None):
         names |= {"val_" + name for name in names}
     return names
 
 
 def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, epochs: int | None = None,
-                  limits: Limits = DEFAULT_LIMITS, threads: int | None = None) -> Result:
+                  limits: Limits = DEFAULT_LIMITS, threads: int | None = None,
+                  validation: Callable[[Spec], tuple[Any, Any]] | None = None) -> Result:
     """Compile and train a valid ``variant`` quietly on ``data(spec)`` → ``(X, y)``,
     then report the values of the weights kept on the training and validation
-    rows, as ``netspec train`` does. A :class:`DataError` or
+    rows, as ``netspec train`` does; when the variant's data has a
+    ``validation`` section, ``validation(spec)`` → ``(X, y)`` gives those rows. A :class:`DataError` or
     :class:`TrainingError` is recorded in the result, not raised; so is data
     whose forward pass would hold more than ``limits.max_memory_bytes`` of
     layer outputs, before any is computed. ``threads``: BLAS threads (see
@@ -283,8 +285,14 @@ def train_variant(variant: Variant, data: Callable[[Spec], tuple[Any, Any]], *, 
         config = pipeline.training.with_overrides(**({"epochs": epochs} if epochs is not None else {}))
         config = config.with_overrides(metrics=pipeline.reported_metrics)
         X = pipeline.checked(X)
+        rows = None
+        if validation is not None and variant.spec.data is not None and variant.spec.data.validation is not None:
+            X_val, y_val = validation(variant.spec)
+            X_val = pipeline.checked(X_val)
+            rows = (X_val, pipeline.targets(y_val, len(X_val)))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a TrainingError
-            history = fit(pipeline, X, pipeline.targets(y, len(X)), config, verbose=0, threads=threads)
+            history = fit(pipeline, X, pipeline.targets(y, len(X)), config, verbose=0, threads=threads,
+                          validation=rows)
     except NetspecError as exc:
         return Result(variant.name, variant.values, {}, time.perf_counter() - started, str(exc).splitlines()[0])
     return Result(variant.name, variant.values, history.final(), time.perf_counter() - started)

@@ -43,6 +43,9 @@ BEYOND_THE_SCHEMA = [
     ("invalid-value", "nesterov needs momentum"),    # sgd
     ("monitor-needs-validation", ""),                # early_stopping vs validation_split
     ("monitor-not-measured", ""),                    # early_stopping vs metrics
+    ("invalid-value", "give at most one of clip_norm"),  # the three kinds of clipping
+    ("invalid-value", "data.validation already gives"),  # validation_split vs data.validation
+    ("invalid-value", "is a regression loss"),       # class_weight vs the loss
 ]
 
 MAX_ITEMS = 4  # lists drawn from the schema hold at most this many items (generation only)

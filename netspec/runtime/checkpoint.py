@@ -6,9 +6,16 @@ reads it):
 - ``format``: ``"netspec-checkpoint/1"``;
 - ``spec``: the canonical spec as JSON text;
 - ``parameter.<i>``: the i-th array of ``pipeline.parameters()``;
+- ``buffer.<i>``: the i-th array of ``pipeline.buffers()``, the state that
+  is not trained but changes in training (batch normalization's moving mean
+  and variance), which inference uses;
 - with optimizer state: ``optimizer.<key>`` for each entry of the optimiser's
-  ``state_dict()``, ``epoch``, and ``shuffle_rng``, the shuffle generator's
-  state as JSON, so training resumes exactly where it stopped.
+  ``state_dict()``, ``epoch``, ``shuffle_rng``, the shuffle generator's
+  state as JSON, ``random``, the state of the spec's random source (which
+  draws dropout's masks), ``learning_rate``, the optimiser's rate of the
+  moment (a schedule moves it), and ``schedule``, a ``reduce_on_plateau``
+  schedule's state as JSON (null without one), so training resumes exactly
+  where it stopped.
 
 Writing goes to a temporary file beside the target, is flushed to disk, then
 renamed over it: a crash mid-write never leaves a half-written checkpoint and
@@ -26,6 +33,7 @@ import numpy as np
 
 from ..errors import CheckpointError, NetspecError
 from ..files import InputError, open_input, write_atomically
+from .schedules import PlateauState
 
 FORMAT = "netspec-checkpoint/1"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -35,12 +43,43 @@ def save(pipeline: Any, path: str | os.PathLike, *, optimizer_state: bool = True
     """Write ``pipeline`` to ``path`` atomically (see the module docstring)."""
     arrays: dict[str, np.ndarray] = {"format": np.array(FORMAT), "spec": np.array(json.dumps(pipeline.spec))}
     arrays.update({f"parameter.{i}": p for i, p in enumerate(pipeline.parameters())})
+    arrays.update({f"buffer.{i}": b for i, b in enumerate(pipeline.buffers())})
     if optimizer_state and pipeline.optimizer is not None:
         arrays.update({f"optimizer.{k}": np.asarray(v) for k, v in pipeline.optimizer.state_dict().items()})
         arrays["epoch"] = np.array(pipeline.state.epoch)
         rng = pipeline.state.shuffle_rng
         arrays["shuffle_rng"] = np.array(json.dumps(rng.bit_generator.state if rng is not None else None))
+        arrays["random"] = np.array(json.dumps(random_state(pipeline.random)))
+        if hasattr(pipeline.optimizer, "learning_rate"):
+            arrays["learning_rate"] = np.array(float(pipeline.optimizer.learning_rate))
+        schedule = pipeline.state.schedule
+        arrays["schedule"] = np.array(json.dumps(schedule.as_dict() if schedule is not None else None))
     write_atomically(path, lambda stream: np.savez(stream, **arrays))
+
+
+def random_state(source: Any) -> Any:
+    """The state of a Generator or a RandomState as JSON-ready values, or None."""
+    if isinstance(source, np.random.Generator):
+        return {"generator": source.bit_generator.state}
+    if isinstance(source, np.random.RandomState):
+        state = source.get_state(legacy=False)
+        return {"random_state": {**state, "state": {"key": state["state"]["key"].tolist(),
+                                                    "pos": int(state["state"]["pos"])}}}
+    return None
+
+
+def set_random_state(source: Any, state: Any) -> None:
+    """Put ``source`` back in a state :func:`random_state` gave; ValueError if they do not fit."""
+    if state is None:
+        return
+    if isinstance(source, np.random.Generator) and "generator" in state:
+        source.bit_generator.state = state["generator"]
+    elif isinstance(source, np.random.RandomState) and "random_state" in state:
+        saved = state["random_state"]
+        source.set_state({**saved, "state": {"key": np.array(saved["state"]["key"], dtype=np.uint32),
+                                             "pos": saved["state"]["pos"]}})
+    else:
+        raise ValueError(f"the random state {sorted(state)} does not fit the spec's random source")
 
 
 def read(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -143,10 +182,30 @@ def restore(pipeline: Any, arrays: dict[str, np.ndarray], where: str) -> None:
             raise CheckpointError(f"checkpoint {where}: parameter {index} is {value.dtype}{list(value.shape)} "
                                   f"but the spec needs {parameter.dtype}{list(parameter.shape)}")
         parameter[...] = value
+    _restore_buffers(pipeline, arrays, where)
     _check_finite(pipeline, where)
     optimizer = {k.removeprefix("optimizer."): arrays[k] for k in arrays if k.startswith("optimizer.")}
     if optimizer:
         _restore_training(pipeline, optimizer, arrays, where)
+
+
+def _restore_buffers(pipeline: Any, arrays: dict[str, np.ndarray], where: str) -> None:
+    """Copy the stored buffers (moving averages) into the pipeline's. A
+    checkpoint written before buffers were saved has none: the pipeline
+    keeps its fresh ones only if it has none either."""
+    buffers = pipeline.buffers()
+    stored = sorted((k for k in arrays if k.startswith("buffer.")), key=lambda k: int(k.split(".")[1]))
+    if len(stored) != len(buffers):
+        raise CheckpointError(f"checkpoint {where}: holds {len(stored)} buffer arrays (moving averages) but its "
+                              f"spec has {len(buffers)}")
+    for index, (buffer, key) in enumerate(zip(buffers, stored)):
+        value = arrays[key]
+        if value.shape != buffer.shape or value.dtype != buffer.dtype:
+            raise CheckpointError(f"checkpoint {where}: buffer {index} is {value.dtype}{list(value.shape)} "
+                                  f"but the spec needs {buffer.dtype}{list(buffer.shape)}")
+        if not np.isfinite(value).all():
+            raise CheckpointError(f"checkpoint {where}: buffer {index} (a moving average) is not finite")
+        buffer[...] = value
 
 
 def _check_finite(pipeline: Any, where: str) -> None:
@@ -170,5 +229,11 @@ def _restore_training(pipeline: Any, optimizer: dict, arrays: dict[str, np.ndarr
             rng = np.random.default_rng()
             rng.bit_generator.state = rng_state
             pipeline.state.shuffle_rng = rng
+        if "random" in arrays:  # checkpoints before dropout did not save it
+            set_random_state(pipeline.random, json.loads(str(arrays["random"])))
+        if "learning_rate" in arrays:
+            pipeline.optimizer.learning_rate = float(arrays["learning_rate"])
+        schedule = json.loads(str(arrays["schedule"])) if "schedule" in arrays else None
+        pipeline.state.schedule = PlateauState.from_dict(schedule) if schedule is not None else None
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {where}: its training state does not fit the network ({exc})") from None

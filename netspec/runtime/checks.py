@@ -119,6 +119,18 @@ def as_targets(y, *, kind: str, outputs: int, samples: int, dtype) -> np.ndarray
     return values if values.ndim == 2 else values.reshape(samples, 1)
 
 
+def as_sample_weights(weights, samples: int, dtype) -> np.ndarray:
+    """``sample_weight`` checked: one finite number >= 0 per sample, shape (samples,)."""
+    array = _numeric(weights, "sample_weight")
+    if array.shape != (samples,):
+        raise DataError(f"sample_weight has shape {array.shape}; expected ({samples},): one weight per sample")
+    array = _finite(array, "sample_weight", dtype)
+    index = _first(array < 0)
+    if index is not None:
+        raise DataError(f"{_at('sample_weight', index)} = {array[index]} is negative; expected weights >= 0")
+    return array
+
+
 def check_forward_memory(samples: int, widths: Sequence[int], dtype, limit: int, source: str = "the data") -> None:
     """Refuse, before a forward pass over all ``samples`` at once, one whose
     layer outputs would need more than ``limit`` bytes: every layer keeps its

@@ -91,8 +91,10 @@ class Graph:
         return values[len(self.inputs) + self.output]
 
     def backward(self, layers: Sequence[Any], loss: Any, targets: np.ndarray,
-                 fused: Mapping[tuple[type, type], Callable[..., np.ndarray]]) -> None:
-        """Every layer's gradients for the mean loss of the last forward pass.
+                 fused: Mapping[tuple[type, type], Callable[..., np.ndarray]],
+                 weights: np.ndarray | None = None) -> None:
+        """Every layer's gradients for the mean loss of the last forward pass
+        (with ``weights``, one per sample, of the weighted mean loss).
 
         The output layer's gradient comes from the loss (fused with softmax
         or sigmoid as in a chain); each layer's ``dvalues`` is the sum over
@@ -104,10 +106,10 @@ class Graph:
         last = layers[self.output]
         fuse = fused.get((type(last), type(loss)))
         if fuse is not None and not loss.from_logits:
-            last.dinputs = fuse(last.output, targets)
+            last.dinputs = _weighted(fuse(last.output, targets), weights)
             _add(gradients, self.sources[self.output][0], last.dinputs)
         else:
-            gradients[first + self.output] = loss.backward(last.output, targets)
+            gradients[first + self.output] = _weighted(loss.backward(last.output, targets), weights)
         for index in range(len(layers) - 1, -1, -1):
             if index == self.output and fuse is not None and not loss.from_logits:
                 continue
@@ -123,6 +125,11 @@ class Graph:
             for source, gradient in zip(sources, received if len(sources) > 1 else [received]):
                 if source >= first:
                     _add(gradients, source, gradient)
+
+
+def _weighted(dvalues: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Each sample's (row's) gradient times its weight."""
+    return dvalues * weights[:, None] if weights is not None else dvalues
 
 
 def _add(gradients: list[np.ndarray | None], index: int, gradient: np.ndarray) -> None:

@@ -102,15 +102,19 @@ class Optimizer:
     def __init__(self, learning_rate: float, decay: float):
         _require_positive("learning_rate", learning_rate)
         _require("decay", decay, _finite(decay) and decay >= 0, "a finite number >= 0")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = self.initial_learning_rate = float(learning_rate)
         self.decay = float(decay)
         self.iterations = 0
+        self.last_learning_rate = self.learning_rate  # the rate of the latest step
         self.slots: dict[str, list[np.ndarray]] = {}
         self._buffers: dict[tuple[np.dtype, int], np.ndarray] = {}
 
     @property
     def current_learning_rate(self) -> float:
-        """``learning_rate / (1 + decay * iterations)``: the rate of the next step."""
+        """``learning_rate / (1 + decay * iterations)``: the rate of the next step.
+
+        A learning-rate schedule sets ``learning_rate`` each epoch from
+        ``initial_learning_rate``, the rate the optimiser was made with."""
         return self.learning_rate / (1 + self.decay * self.iterations)
 
     def step(self, parameters: list[np.ndarray], gradients: list[np.ndarray]) -> None:
@@ -121,7 +125,7 @@ class Optimizer:
             self.slots = {name: [np.full_like(p, self.initial_slot_value) for p in parameters]
                           for name in self.slot_names}
         self._check_slots(self.slots, parameters)
-        learning_rate = self.current_learning_rate
+        learning_rate = self.last_learning_rate = self.current_learning_rate
         for index, (parameter, gradient) in enumerate(zip(parameters, gradients)):
             self.update(parameter, gradient, learning_rate, *(self.slots[name][index] for name in self.slot_names))
         self.iterations += 1

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from .activations import Sigmoid, Softmax
-from .checks import as_inputs, as_targets
+from .checks import as_inputs, as_sample_weights, as_targets
 from .graph import Graph, as_named_inputs
 from .losses import (
     BinaryCrossentropy,
@@ -35,10 +35,11 @@ FUSED = {
 @dataclass
 class TrainingState:
     """What carries over between ``fit`` calls and through checkpoints: epochs
-    done and the shuffle generator."""
+    done, the shuffle generator, and a ``reduce_on_plateau`` schedule's state."""
 
     epoch: int = 0
     shuffle_rng: np.random.Generator | None = None
+    schedule: Any = None  # netspec.runtime.schedules.PlateauState
 
 
 class Pipeline:
@@ -125,25 +126,30 @@ class Pipeline:
             output = layer.forward(output, training=training)
         return output
 
-    def backward(self, targets: np.ndarray) -> None:
+    def backward(self, targets: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Backpropagate the mean loss of the last forward pass against checked
         ``targets``: every layer's parameter gradients, and ``dinputs`` of all
         but the first layer, are set. (The gradient w.r.t. the data is never
         needed; a first layer with ``backward_parameters`` skips it, as
-        PyTorch does, which saves a matrix product per step.)
+        PyTorch does, which saves a matrix product per step.) With
+        ``weights`` (one per sample), of ``mean(weights · loss_i)``: each
+        sample's gradient times its weight. Layers with penalties add their
+        gradients.
 
         A network ending in softmax + categorical cross-entropy (or sigmoid +
         binary cross-entropy) uses the fused gradient ``(p − y)/n``. A graph
         sums the gradients where an output fans out to several layers."""
         if self.graph is not None:
-            return self.graph.backward(self.layers, self.loss_function, targets, FUSED)
+            return self.graph.backward(self.layers, self.loss_function, targets, FUSED, weights)
         last = self.layers[-1]
         fused = FUSED.get((type(last), type(self.loss_function)))
         if fused is not None and not self.loss_function.from_logits:
-            last.dinputs = dvalues = fused(last.output, targets)
+            dvalues = fused(last.output, targets)
+            last.dinputs = dvalues = dvalues * weights[:, None] if weights is not None else dvalues
             layers = self.layers[:-1]
         else:
             dvalues = self.loss_function.backward(last.output, targets)
+            dvalues = dvalues * weights[:, None] if weights is not None else dvalues
             layers = self.layers
         for index in range(len(layers) - 1, -1, -1):
             layer = layers[index]
@@ -157,23 +163,36 @@ class Pipeline:
         return [g for layer in self.layers for g in layer.gradients()]
 
     def fit(self, X: Any, y: Any, *, verbose: int = 1, stream: Any = None, on_epoch: Any = None,
-            **overrides: Any) -> History:
+            sample_weight: Any = None, validation_data: tuple[Any, Any] | None = None, **overrides: Any) -> History:
         """Train on ``X`` and ``y``; ``overrides`` replace the spec's training
         options (``epochs``, ``batch_size``, ``shuffle``, ``seed``,
-        ``validation_split``, ``metrics``). ``verbose=0`` is silent."""
+        ``validation_split``, ``metrics``, ``class_weight``, ...).
+        ``verbose=0`` is silent. ``sample_weight``: one weight per row of ``X``,
+        multiplying that sample's loss (and its class's weight). ``validation_data``:
+        ``(X_val, y_val)`` to validate on, instead of ``validation_split`` of the rows."""
         if self.loss_function is None:
             raise _no_loss()
         config = self.training.with_overrides(**overrides)
         X = self.checked(X)
-        return fit(self, X, self.targets(y, len(X)), config, verbose=verbose, stream=stream, on_epoch=on_epoch)
+        weights = as_sample_weights(sample_weight, len(X), self.dtype) if sample_weight is not None else None
+        validation = None
+        if validation_data is not None:
+            X_val = self.checked(validation_data[0])
+            validation = (X_val, self.targets(validation_data[1], len(X_val)))
+        return fit(self, X, self.targets(y, len(X)), config, verbose=verbose, stream=stream, on_epoch=on_epoch,
+                   validation=validation, sample_weight=weights)
 
     def evaluate(self, X: Any, y: Any, metrics: Sequence[str] | None = None) -> dict[str, float]:
-        """The loss and metrics (the spec's, unless given) on ``X`` and ``y``."""
+        """The loss and metrics (the spec's, unless given) on ``X`` and ``y``, in
+        inference mode. With penalties, ``loss`` includes them, and
+        ``data_loss`` and ``regularization_loss`` are given too."""
         if self.loss_function is None:
             raise _no_loss()
         output = self.forward(X)
         chosen = tuple(self.training.metrics if metrics is None else metrics)
-        return metric_values(self, output, self.targets(y, len(output)), chosen)
+        penalty = self.regularization_loss() if self.regularized else None
+        return metric_values(self, output, self.targets(y, len(output)), chosen, top_k=self.training.top_k,
+                             regularization=penalty)
 
     @property
     def reported_metrics(self) -> tuple[str, ...]:
@@ -229,6 +248,12 @@ class Pipeline:
         """Every non-trainable array that training changes (batch normalization's
         moving mean and variance), in layer order; checkpoints save them."""
         return [b for layer in self.layers if hasattr(layer, "buffers") for b in layer.buffers()]
+
+    @property
+    def regularized(self) -> bool:
+        """True when a layer has a weight penalty (so losses add ``regularization_loss()``)."""
+        return any(getattr(layer, "regularizer", None) is not None
+                   or getattr(layer, "bias_regularizer", None) is not None for layer in self.layers)
 
     def regularization_loss(self) -> float:
         """The sum of every layer's weight penalties (``l1·Σ|w| + l2·Σw²``),

@@ -1,13 +1,28 @@
 """The fit loop: mini-batches, backpropagation, optimiser steps, metrics,
-validation, early stopping and progress, in plain NumPy.
+validation, early stopping, learning-rate schedules and progress, in plain NumPy.
 
 One epoch visits every training sample once, in a fresh random order when
-``shuffle`` is on. Each batch runs forward, the loss, backward (the fused
-softmax + cross-entropy or sigmoid + binary cross-entropy gradient when the
-network ends in that pair) and one optimiser step. Before the step, the loss
-and every gradient are checked: a non-finite value stops training with a
-:class:`TrainingError` naming the epoch, the batch and the first layer where
-it appeared, and the parameters keep their values from the last finite step.
+``shuffle`` is on. Each batch runs forward in training mode (dropout drops,
+batch normalization uses the batch's statistics), the loss, backward (the
+fused softmax + cross-entropy or sigmoid + binary cross-entropy gradient
+when the network ends in that pair) and one optimiser step. Before the step,
+the loss and every gradient are checked: a non-finite value stops training
+with a :class:`TrainingError` naming the epoch, the batch and the first layer
+where it appeared, and the parameters keep their values from the last finite
+step; then the gradients are clipped when the spec says so.
+
+Weights: with ``class_weight`` or ``sample_weight``, sample i's loss counts
+``w_i`` times, ``w_i`` the weight of its class times its own weight; the
+batch loss is ``mean(w_i · loss_i)`` over the batch (Keras's; PyTorch's
+``weight=`` divides by ``Σ w_i`` instead), and its gradient scales each
+sample's gradient by ``w_i``. Validation losses are not weighted.
+
+After each epoch, the loss and metrics are measured in inference mode on the
+training rows (weighted as in training) and on the validation rows. The
+``loss`` is the data loss plus the layers' penalties; with penalties,
+``data_loss`` and ``regularization_loss`` are recorded too (and
+``val_data_loss``), and when a schedule or a decay changes the learning
+rate, ``learning_rate``: the rate of the epoch's last step.
 
 A ``stop`` callable, asked after every batch, ends training early at the end
 of that batch (``netspec train`` passes one that turns true on Ctrl-C). The
@@ -28,8 +43,11 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
-from ..errors import NetspecError
+from ..errors import DataError, NetspecError
 from . import threads as blas
+from .clipping import Clipping
+from .metrics import METRICS, accuracy, mean_absolute_error  # noqa: F401 -- accuracy, mean_absolute_error: public here
+from .schedules import ReduceOnPlateau
 
 MINIMISED = ("loss", "mae")
 
@@ -59,6 +77,10 @@ class TrainingConfig:
     validation_split: float = 0.0
     metrics: tuple[str, ...] = ()
     early_stopping: EarlyStopping | None = None
+    top_k: int = 5
+    schedule: Any = None  # a schedule of netspec.runtime.schedules
+    clipping: Clipping | None = None
+    class_weight: dict[int, float] | None = None
 
     def with_overrides(self, **overrides: Any) -> "TrainingConfig":
         """A copy with ``overrides`` applied; unknown names are a TypeError."""
@@ -128,31 +150,56 @@ class History:
         return out.getvalue()
 
 
-def accuracy(output: np.ndarray, targets: np.ndarray, task: str, from_logits: bool = False) -> float:
-    """Share of samples whose predicted class (categorical) or 0/1 labels (binary) are right."""
-    if task == "categorical":
-        truth = targets if targets.ndim == 1 else np.argmax(targets, axis=1)
-        return float(np.mean(np.argmax(output, axis=1) == truth))
-    threshold = 0.0 if from_logits else 0.5
-    return float(np.mean((output > threshold) == (targets > 0.5)))
-
-
-def mean_absolute_error(output: np.ndarray, targets: np.ndarray) -> float:
-    """Mean of |output − targets| over every value."""
-    return float(np.mean(np.abs(output - targets)))
-
-
 def metric_values(pipeline: Any, output: np.ndarray, targets: np.ndarray, metrics: tuple[str, ...],
-                  prefix: str = "") -> dict[str, float]:
-    """The loss and the requested metrics on one set of outputs."""
-    logs = {prefix + "loss": pipeline.loss_function.calculate(output, targets)}
+                  prefix: str = "", *, top_k: int = 5, weights: np.ndarray | None = None,
+                  regularization: float | None = None) -> dict[str, float]:
+    """The loss and the requested metrics on one set of outputs.
+
+    ``weights`` (one per sample) weigh the data loss; ``regularization``, the
+    layers' penalties, is added to it to make ``loss``, and then the data
+    loss is also given on its own (``data_loss``, with the penalty as
+    ``regularization_loss`` on the training rows)."""
+    data = weighted_loss(pipeline.loss_function, output, targets, weights)
+    if regularization is None:
+        logs = {prefix + "loss": data}
+    else:
+        logs = {prefix + "loss": data + regularization, prefix + "data_loss": data}
+        if not prefix:
+            logs["regularization_loss"] = regularization
+    from_logits = getattr(pipeline.loss_function, "from_logits", False)
     for name in metrics:
-        if name == "accuracy":
-            value = accuracy(output, targets, pipeline.task, getattr(pipeline.loss_function, "from_logits", False))
-        else:
-            value = mean_absolute_error(output, targets)
-        logs[prefix + name] = value
+        logs[prefix + name] = METRICS[name](output, targets, pipeline.task, from_logits, top_k)
     return logs
+
+
+def weighted_loss(loss: Any, output: np.ndarray, targets: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean loss, or with ``weights`` the mean of each sample's loss times its weight."""
+    if weights is None:
+        return loss.calculate(output, targets)
+    return float(np.mean(loss.forward(output, targets) * weights))
+
+
+def sample_weights(targets: np.ndarray, task: str, classes: int, class_weight: dict[int, float] | None,
+                   sample_weight: np.ndarray | None) -> np.ndarray | None:
+    """Each sample's weight: its class's weight in ``class_weight`` (1 for a
+    class not named) times its ``sample_weight``; None when there is neither."""
+    if class_weight is None:
+        return sample_weight
+    if task == "categorical":
+        labels, count = (targets if targets.ndim == 1 else np.argmax(targets, axis=1)), classes
+    elif task == "binary" and targets.shape[1] == 1:
+        labels, count = (targets[:, 0] > 0.5).astype(np.int64), 2
+    else:
+        raise DataError("class_weight weighs each sample by its class, so it needs one class per sample: a "
+                        "categorical output or a single binary output; weigh samples with sample_weight instead")
+    beyond = [c for c in class_weight if c >= count]
+    if beyond:
+        raise DataError(f"class_weight names class {beyond[0]}, but the network tells {count} classes apart "
+                        f"(0 to {count - 1})")
+    table = np.ones(count)
+    table[list(class_weight)] = list(class_weight.values())
+    weights = table[labels].astype(targets.dtype if targets.dtype.kind == "f" else np.float64)
+    return weights if sample_weight is None else weights * sample_weight
 
 
 def split(samples: int, fraction: float, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +274,7 @@ class Progress:
         self.speed = speed if self.speed is None or not math.isfinite(self.speed) else \
             self.SMOOTHING * speed + (1 - self.SMOOTHING) * self.speed
         self.long = seconds > self.LONG_EPOCH
-        values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+        values = " - ".join(f"{k}: {v:.4g}" if k == "learning_rate" else f"{k}: {v:.4f}" for k, v in logs.items())
         line = f"epoch {epoch}/{self.last} - {values} - {speed:,.0f} samples/s"
         printed = (epoch - self.first) % self.every == 0 or epoch == self.last
         self._close_inner()
@@ -338,37 +385,66 @@ def check_finite(pipeline: Any, loss: float, gradients: list[np.ndarray], epoch:
 
 def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfig, *, verbose: int = 1,
         stream: TextIO | None = None, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-        stop: Callable[[], bool] | None = None, threads: int | None = None) -> History:
+        stop: Callable[[], bool] | None = None, threads: int | None = None,
+        validation: tuple[Any, np.ndarray] | None = None, sample_weight: np.ndarray | None = None) -> History:
     """Train ``pipeline`` on checked inputs ``X`` and ``targets`` for ``config.epochs`` epochs.
 
     The shuffle generator lives on the pipeline (``pipeline.state``) so that a
-    second call, or a resumed checkpoint, continues the same sequence.
+    second call, or a resumed checkpoint, continues the same sequence; so
+    does a ``reduce_on_plateau`` schedule's state.
     ``stop()`` is asked after every batch; when true, training ends there
     (``History.interrupted``). ``threads`` fixes the BLAS threads (see
     :func:`netspec.runtime.threads.choose` for the default).
+    ``validation``: checked ``(X_val, targets_val)`` to validate on instead of
+    holding out ``config.validation_split`` of the rows. ``sample_weight``: one
+    checked weight per row of ``X``.
     """
-    train_rows, val_rows = split(len(X), config.validation_split, config.seed)
-    X_train, y_train = X[train_rows], targets[train_rows]
-    X_val, y_val = X[val_rows], targets[val_rows]
+    if validation is not None:
+        X_train, y_train, (X_val, y_val) = X, targets, validation
+        w_train = sample_weight
+    else:
+        train_rows, val_rows = split(len(X), config.validation_split, config.seed)
+        X_train, y_train = X[train_rows], targets[train_rows]
+        X_val, y_val = X[val_rows], targets[val_rows]
+        w_train = sample_weight[train_rows] if sample_weight is not None else None
+    weights = sample_weights(y_train, pipeline.task, pipeline.output_features, config.class_weight, w_train)
+    weights = weights.astype(pipeline.dtype, copy=False) if weights is not None else None
+    _check_monitors(config, len(X_val))
     state = pipeline.state
     if state.shuffle_rng is None:
         state.shuffle_rng = np.random.default_rng(config.seed)
+    optimizer = pipeline.optimizer
+    base = getattr(optimizer, "initial_learning_rate", getattr(optimizer, "learning_rate", None))
+    plateau = config.schedule if isinstance(config.schedule, ReduceOnPlateau) else None
+    if plateau is not None and state.schedule is None:
+        state.schedule = plateau.start(base)
+    records_rate = config.schedule is not None or getattr(optimizer, "decay", 0) > 0
+    regularized = pipeline.regularized
     size = config.batch_size or len(X_train)
     count = blas.choose(blas.step_work(pipeline, X_train, min(size, len(X_train)), training=True), threads)
     history = History(monitor=config.early_stopping.monitor if config.early_stopping else None)
     stopper = Stopper(config.early_stopping, pipeline.parameters()) if config.early_stopping else None
     with blas.blas_threads(count), Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream) as progress:
         for _ in range(config.epochs):
+            if config.schedule is not None:
+                optimizer.learning_rate = config.schedule.rate(base, state.epoch, state.schedule)
             state.epoch += 1
             started = time.perf_counter()
-            history.interrupted = _epoch(pipeline, X_train, y_train, size, config.shuffle, progress, stop)
-            logs = metric_values(pipeline, pipeline.run(X_train), y_train, config.metrics)
-            if len(val_rows):
-                logs.update(metric_values(pipeline, pipeline.run(X_val), y_val, config.metrics, "val_"))
+            history.interrupted = _epoch(pipeline, X_train, y_train, weights, size, config, progress, stop)
+            penalty = pipeline.regularization_loss() if regularized else None
+            logs = metric_values(pipeline, pipeline.run(X_train), y_train, config.metrics, top_k=config.top_k,
+                                 weights=weights, regularization=penalty)
+            if len(X_val):
+                logs.update(metric_values(pipeline, pipeline.run(X_val), y_val, config.metrics, "val_",
+                                          top_k=config.top_k, regularization=penalty))
+            if records_rate:
+                logs["learning_rate"] = optimizer.last_learning_rate
             history.record(state.epoch, logs)
             progress.epoch(state.epoch, logs, len(X_train), time.perf_counter() - started)
             if on_epoch is not None:
                 on_epoch(state.epoch, logs)
+            if plateau is not None:
+                plateau.update(state.schedule, logs)
             if stopper is not None and stopper.update(state.epoch, logs):
                 history.stopped_early = True
             if history.stopped_early or history.interrupted:
@@ -380,32 +456,50 @@ def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfi
     return history
 
 
-def _epoch(pipeline: Any, X: np.ndarray, targets: np.ndarray, size: int, shuffle: bool, progress: Progress,
-           stop: Callable[[], bool] | None) -> dict[str, int] | None:
+def _check_monitors(config: TrainingConfig, validation_rows: int) -> None:
+    """Early stopping and reduce_on_plateau watching a val_ quantity need validation rows."""
+    for what, rule in (("early_stopping", config.early_stopping), ("reduce_on_plateau", config.schedule)):
+        monitor = getattr(rule, "monitor", None)
+        if monitor is not None and monitor.startswith("val_") and not validation_rows:
+            raise TrainingError(f"{what} monitors {monitor}, but there are no validation rows: set "
+                                "validation_split, or pass validation data (fit(..., validation_data=(X, y)))")
+
+
+def _epoch(pipeline: Any, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, size: int,
+           config: TrainingConfig, progress: Progress, stop: Callable[[], bool] | None) -> dict[str, int] | None:
     """One pass over the training rows in batches of ``size``; where it
     stopped when ``stop()`` turned true after a batch, else None."""
     epoch = pipeline.state.epoch
-    order = pipeline.state.shuffle_rng.permutation(len(X)) if shuffle else np.arange(len(X))
+    order = pipeline.state.shuffle_rng.permutation(len(X)) if config.shuffle else np.arange(len(X))
     batches = range(0, len(X), size)
     progress.start_epoch(epoch, len(X))
     for number, start in enumerate(batches, 1):
         rows = order[start:start + size]
-        train_step(pipeline, X[rows], targets[rows], epoch, number)
+        train_step(pipeline, X[rows], targets[rows], epoch, number,
+                   weights=weights[rows] if weights is not None else None, config=config)
         progress.batch(epoch, number, len(batches), len(rows), len(X))
         if stop is not None and stop():
             return {"epoch": epoch, "batch": number, "batches": len(batches)}
     return None
 
 
-def train_step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int = 0, batch: int = 0) -> float:
-    """One step: forward, loss, backward, finiteness check, optimiser update.
-    Returns the batch loss. Overflow is not warned about: it is caught and
-    reported by the finiteness check."""
+def train_step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int = 0, batch: int = 0, *,
+               weights: np.ndarray | None = None, config: TrainingConfig | None = None) -> float:
+    """One step: forward in training mode, loss, backward, finiteness check,
+    clipping (``config.clipping``; ``config`` is the pipeline's own when not
+    given), optimiser update. ``weights``: one per sample, for a weighted
+    loss. Returns the batch loss, penalties included. Overflow is not warned
+    about: it is caught and reported by the finiteness check."""
     with np.errstate(over="ignore", invalid="ignore"):
         output = pipeline.run(X, training=True)
-        loss = pipeline.loss_function.calculate(output, targets)
-        pipeline.backward(targets)
+        loss = weighted_loss(pipeline.loss_function, output, targets, weights)
+        if pipeline.regularized:
+            loss += pipeline.regularization_loss()
+        pipeline.backward(targets, weights)
     gradients = pipeline.gradients()
     check_finite(pipeline, loss, gradients, epoch, batch)
+    clipping = (config if config is not None else pipeline.training).clipping
+    if clipping is not None:
+        clipping(gradients)
     pipeline.optimizer.step(pipeline.parameters(), gradients)
     return loss
