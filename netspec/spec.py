@@ -610,9 +610,10 @@ _VALIDATION_MODELS = {tag: _validation_rows(model) for tag, model in
                       (("spiral", SpiralData), ("book_spiral", BookSpiralData), ("vertical", VerticalData),
                        ("xor", GateData), ("sine", SineData), ("shapes", ShapesData), ("waves", WavesData),
                        ("file", FileData))}
+_VALIDATION_MODELS.update(dict.fromkeys(("and", "or", "nand"), _VALIDATION_MODELS["xor"]))  # the gates share it
+_VALIDATION_CHOICES = tuple(Annotated[_VALIDATION_MODELS[tag], Tag(tag)] for tag in (*DATASETS, "file"))
 ValidationSection = Annotated[
-    Union[tuple(Annotated[_VALIDATION_MODELS["xor" if tag in ("and", "or", "nand") else tag], Tag(tag)]
-                for tag in (*DATASETS, "file"))],
+    Union[_VALIDATION_CHOICES],
     Discriminator(data_tag, custom_error_type="unknown-dataset", custom_error_message="unknown dataset"),
 ]
 
