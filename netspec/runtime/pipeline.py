@@ -78,6 +78,9 @@ class Pipeline:
         self.training = training
         self.state = TrainingState()
         self.random = random
+        # True when a layer has a weight penalty (then losses add regularization_loss()); each step reads it.
+        self.regularized = any(getattr(layer, "regularizer", None) is not None
+                               or getattr(layer, "bias_regularizer", None) is not None for layer in self.layers)
         self.input_shapes = graph.inputs if graph is not None else {"input": tuple(input_shape)}
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = tuple(output_shape)
@@ -248,12 +251,6 @@ class Pipeline:
         """Every non-trainable array that training changes (batch normalization's
         moving mean and variance), in layer order; checkpoints save them."""
         return [b for layer in self.layers if hasattr(layer, "buffers") for b in layer.buffers()]
-
-    @property
-    def regularized(self) -> bool:
-        """True when a layer has a weight penalty (so losses add ``regularization_loss()``)."""
-        return any(getattr(layer, "regularizer", None) is not None
-                   or getattr(layer, "bias_regularizer", None) is not None for layer in self.layers)
 
     def regularization_loss(self) -> float:
         """The sum of every layer's weight penalties (``l1·Σ|w| + l2·Σw²``),
