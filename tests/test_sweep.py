@@ -377,3 +377,68 @@ def test_cli_options_that_need_another(tmp_path, capsys, extra, message):
     code, _, err = run(capsys, "sweep", XOR, grid, "--out", tmp_path / "out", *extra)
     assert code == 2 and message in err
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- convolutional networks
+
+CNN = ROOT / "examples" / "cnn.json"
+
+
+def test_a_sweep_over_a_cnn_kernel_yields_valid_variants_and_shape_errors():
+    grid = {"layers[0].filters": [0, 4], "layers[0].kernel_size": [3, [3, 5], 15, 17, [3, 3, 3]],
+            "layers[0].padding": ["same", "valid"]}
+    variants = {tuple(json.dumps(v) for v in variant.values.values()): variant for variant in sweep(CNN, grid)}
+    assert len(variants) == 20
+
+    def of(filters, kernel, padding):
+        return variants[(json.dumps(filters), json.dumps(kernel), json.dumps(padding))]
+
+    def codes(variant):
+        return [(d.where, d.code) for d in variant.errors]
+
+    for kernel in (3, [3, 5], 15, 17):  # "same" keeps 16×16 whatever the kernel
+        variant = of(4, kernel, "same")
+        assert variant.ok and netspec.infer(variant.spec).layers[0].out_shape == (16, 16, 4)
+    assert netspec.infer(of(4, 3, "valid").spec).layers[0].out_shape == (14, 14, 4)
+    assert netspec.infer(of(4, [3, 5], "valid").spec).layers[0].out_shape == (14, 12, 4)
+    assert of(4, [3, 5], "valid").spec.layers[0].kernel_size == (3, 5)
+    # 17×17 over 16×16 leaves nothing; 15×15 leaves 2×2, pooled to 1×1, which the second pool cannot take
+    assert codes(of(4, 17, "valid")) == [("layers[0].kernel_size", "empty-output")]
+    assert "a 17×17 kernel over the 16×16×1 input leaves nothing" in of(4, 17, "valid").errors[0].message
+    assert codes(of(4, 15, "valid")) == [("layers[3].pool_size", "empty-output")]
+    assert "over the 1×1×16 output of relu_2 leaves nothing" in of(4, 15, "valid").errors[0].message
+    # values the layer refuses are errors at their path, before any shape is worked out
+    assert codes(of(4, [3, 3, 3], "same")) == [("layers[0].kernel_size", "invalid-value")]
+    for kernel in (3, 17):
+        assert codes(of(0, kernel, "valid")) == [("layers[0].filters", "out-of-range")]
+    assert sum(v.ok for v in variants.values()) == 6
+
+
+def test_cnn_variants_carry_the_shape_lints():
+    [tight, loose] = sweep(CNN, {"layers[0].kernel_size": [3], "layers[0].padding": ["valid", "same"]})
+    # 16 → 14 → pool 7 → 7 → pool 3: the last row and column of the 7×7 are never read
+    assert [(d.where, d.code) for d in tight.warnings] == [("layers[3]", "drops-edge")]
+    assert tight.ok and loose.ok and loose.warnings == []
+
+
+def test_a_sweep_over_the_input_shape_finds_the_wrong_rank():
+    ok, flat = sweep(CNN, {"input.shape": [[16, 16, 1], [16, 16]]})
+    assert ok.ok and ok.spec.input.shape == (16, 16, 1)
+    assert flat.errors[0].where == "layers[0]" and flat.errors[0].code == "wrong-rank"
+    assert "give images a channel axis" in flat.errors[0].hint
+    assert {d.code for d in flat.errors} == {"wrong-rank"}
+
+
+def test_cli_sweep_of_a_cnn_writes_valid_variants_and_indexes_the_shape_errors(tmp_path, capsys):
+    grid = write(tmp_path / "grid.json", {"layers[0].kernel_size": [3, 17], "layers[0].padding": ["valid"]})
+    out = tmp_path / "out"
+    code, stdout, _ = run(capsys, "sweep", CNN, grid, "--out", out)
+    assert code == 0 and stdout.splitlines()[0] == f"{out}: 2 variants, 1 valid, 1 invalid (index.csv)"
+    good, bad = read_csv(out / "index.csv")
+    assert (good["status"], good["file"]) == ("ok", "variant-0001.json")
+    assert (bad["status"], bad["error_path"]) == ("invalid", "layers[0].kernel_size")
+    assert bad["error_message"] == "layers[0] (conv2d_1): a 17×17 kernel over the 16×16×1 input leaves nothing"
+    written = netspec.load(out / "variant-0001.json")
+    assert written == netspec.load(CNN).replace("layers[0].kernel_size", 3).replace("layers[0].padding", "valid")
+    assert [d["code"] for d in json.loads((out / "index.json").read_text())["variants"][1]["errors"]] == [
+        "empty-output"]
