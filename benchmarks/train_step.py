@@ -19,6 +19,13 @@ same inputs, with the same number of BLAS threads.
 - ``matmul``: only the step's matrix products, into preallocated buffers; a
   reference for what BLAS alone costs at that shape, not an implementation.
 
+``--toolkit`` times the medium net with the training toolkit instead, netspec
+against PyTorch with the same components: each hidden dense layer without a
+bias, then batch normalization (momentum 0.99, PyTorch's 0.01; epsilon
+1e-3), ReLU and dropout of 0.2; an L2 penalty of 1e-4 on every weight matrix
+(added to PyTorch's loss as ``1e-4 · Σ w²``); SGD. Both draw their own
+dropout masks, so their steps are not compared value for value.
+
 FLOP convention: 6 * n * in * out per dense layer per step (2 forward, 2 for
 dweights, 2 for dinputs), except 4 * n * in * out for the first layer, whose
 dinputs no implementation computes. The same count is used for every
@@ -37,6 +44,7 @@ Run by hand, never from the tests:
 
     python benchmarks/train_step.py
     python benchmarks/train_step.py --sizes small,medium --dtypes float32 --json out.json
+    python benchmarks/train_step.py --toolkit
 """
 
 from __future__ import annotations
@@ -231,6 +239,96 @@ def matmul_impl(initial, X, y):
 
 BUILDERS = {"hand": hand_impl, "torch": torch_impl, "matmul": matmul_impl}
 
+# --- the medium net with dropout, batch normalization and an L2 penalty ----------
+
+TOOLKIT_WIDTHS, TOOLKIT_BATCH = SIZES["medium"]
+TOOLKIT_IMPLEMENTATIONS = ("netspec", "torch")
+DROPOUT, L2 = 0.2, 1e-4
+
+
+def toolkit_spec(widths: tuple[int, ...], dtype: str) -> dict:
+    hidden = [layer for w in widths[1:-1] for layer in (
+        {"type": "dense", "neurons": w, "bias": False}, {"type": "batch_norm"}, {"type": "relu"},
+        {"type": "dropout", "rate": DROPOUT})]
+    return {**netspec_spec(widths, dtype), "regularizer": {"l2": L2},
+            "layers": hidden + [{"type": "dense", "neurons": widths[-1], "activation": "softmax"}]}
+
+
+def netspec_toolkit_impl(widths, X, y):
+    pipeline = netspec.compile(toolkit_spec(widths, X.dtype.name))
+    targets = pipeline.targets(y, len(X))
+    return (lambda: train_step(pipeline, X, targets)), pipeline.parameters()
+
+
+def torch_toolkit_impl(initial, X, y):
+    """``initial``: netspec's parameters in order (per hidden layer W, gamma, beta; then W, b)."""
+    dtype = getattr(torch, X.dtype.name)
+    arrays, layers, weights = list(initial), [], []
+    while len(arrays) > 2:
+        W, gamma, beta = arrays.pop(0), arrays.pop(0), arrays.pop(0)
+        linear = torch.nn.Linear(*W.shape, bias=False, dtype=dtype)
+        norm = torch.nn.BatchNorm1d(W.shape[1], eps=1e-3, momentum=0.01, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T))
+            norm.weight.copy_(torch.from_numpy(gamma))
+            norm.bias.copy_(torch.from_numpy(beta))
+        layers += [linear, norm, torch.nn.ReLU(), torch.nn.Dropout(DROPOUT)]
+        weights.append(linear.weight)
+    W, b = arrays
+    last = torch.nn.Linear(*W.shape, dtype=dtype)
+    with torch.no_grad():
+        last.weight.copy_(torch.from_numpy(W.T))
+        last.bias.copy_(torch.from_numpy(b[0]))
+    model = torch.nn.Sequential(*layers, last).train()
+    weights.append(last.weight)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    inputs, labels = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(inputs), labels) + L2 * sum((w * w).sum() for w in weights)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step, []
+
+
+def build_toolkit(impl: str, X, y):
+    step, params = netspec_toolkit_impl(TOOLKIT_WIDTHS, X, y)
+    if impl == "netspec":
+        return step, params
+    return torch_toolkit_impl([p.copy() for p in params], X, y)
+
+
+def run_toolkit(dtype: str, repeat: int | None, threads: int) -> list[dict]:
+    """The ``--toolkit`` case: netspec and PyTorch, timed as :func:`run_case` times a case."""
+    widths, samples = TOOLKIT_WIDTHS, TOOLKIT_BATCH
+    X, y = make_data(widths, samples, dtype)
+    impls = [impl for impl in TOOLKIT_IMPLEMENTATIONS if impl != "torch" or torch is not None]
+    steps = {impl: build_toolkit(impl, X, y)[0] for impl in impls}
+    steps["peak"] = peak_probe(dtype)
+    busy, mine, started = *others_cpu(), time.perf_counter()
+    times = time_steps(steps, repeat)
+    busy_after, mine_after = others_cpu()
+    others = (busy_after - busy - (mine_after - mine)) / (time.perf_counter() - started)
+    flops = step_flops(widths, samples)
+    peak = 2 * PEAK_SIZE**3 / statistics.median(times["peak"]) / 1e9
+    rows = []
+    for impl in impls:
+        median = statistics.median(times[impl])
+        quartiles = statistics.quantiles(times[impl], n=4)
+        rows.append({
+            "size": "toolkit", "widths": list(widths), "batch": samples, "dtype": dtype, "impl": impl,
+            "median_s": median, "iqr_s": quartiles[2] - quartiles[0], "steps_timed": len(times[impl]),
+            "samples_per_s": samples / median, "gflops": flops / median / 1e9, "peak_gflops": peak,
+            "peak_fraction": flops / median / 1e9 / peak, "others_cpu": others, "check_difference": None,
+            **memory_in_subprocess("toolkit", dtype, impl, threads),
+        })
+    if len(rows) == 2:
+        rows[0]["vs_torch"] = rows[1]["median_s"] / rows[0]["median_s"]
+    return rows
+
 
 def build(impl: str, widths, X, y):
     """``(step, parameters)`` for ``impl``; all start from netspec's initial weights."""
@@ -321,9 +419,9 @@ def status_kib(field: str) -> int:
 
 def measure_memory(size: str, dtype: str, impl: str) -> dict:
     """Run in a fresh process: tracemalloc peak and RSS peak of MEMORY_STEPS steps."""
-    widths, samples = SIZES[size]
+    widths, samples = SIZES[size] if size != "toolkit" else (TOOLKIT_WIDTHS, TOOLKIT_BATCH)
     X, y = make_data(widths, samples, dtype)
-    step, _ = build(impl, widths, X, y)
+    step, _ = build(impl, widths, X, y) if size != "toolkit" else build_toolkit(impl, X, y)
     gc.collect()
     try:
         with open("/proc/self/clear_refs", "w") as refs:
@@ -446,6 +544,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=None,
                         help=f"timed steps per implementation and case (default: adaptive, about "
                              f"{BUDGET_SECONDS} s each, between {MIN_REPEATS} and {MAX_REPEATS})")
+    parser.add_argument("--toolkit", action="store_true",
+                        help="time the medium net with dropout, batch_norm and an L2 penalty against PyTorch")
     parser.add_argument("--json", metavar="OUT", help="also write every number to this JSON file")
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--memory-case", help=argparse.SUPPRESS)
@@ -469,10 +569,13 @@ def main(argv=None) -> None:
     top = header(blas)
     print("\n".join(top), flush=True)
     rows = []
-    for size in args.sizes:
+    for size in args.sizes if not args.toolkit else ():
         for dtype in args.dtypes:
             rows += run_case(size, dtype, impls, args.repeat, blas["threads"])
             print(f"... {size} {dtype} done", file=sys.stderr, flush=True)
+    for dtype in args.dtypes if args.toolkit else ():
+        rows += run_toolkit(dtype, args.repeat, blas["threads"])
+        print(f"... toolkit {dtype} done", file=sys.stderr, flush=True)
     bottom = [f"load average at end: {os.getloadavg()[0]:.2f}", "", table(rows), "", *targets(rows)]
     print("\n".join(bottom))
     if args.json:
