@@ -396,3 +396,30 @@ def test_a_key_holding_a_line_break_cannot_split_a_diagnostic(tmp_path, capsys):
     code, out, _ = run(capsys, "validate", spec)
     [header] = [line for line in out.splitlines() if line.startswith(f"{spec}:")]
     assert code == 1 and 'unknown key "descriptio\\n" in the spec' in header
+
+
+# ---------------------------------------------------------------- train --validation-data
+
+def test_train_validates_on_the_rows_given_by_validation_data(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    np.savez(tmp_path / "val.npz", X=X, y=(X[:, 0] * X[:, 1] > 0).astype(np.int64))
+    history = tmp_path / "history.json"
+    code, out, err = run(capsys, "train", XOR, "--validation-data", tmp_path / "val.npz", "--epochs", 3,
+                         "--out", tmp_path / "model.npz", "--history", history)
+    assert code == 0, err
+    assert f"validating on {tmp_path / 'val.npz'}: 40 samples" in out
+    # the last epoch's validation loss is the saved model's loss on exactly those rows
+    last = json.loads(history.read_text())
+    val_loss = last["val_loss"][-1] if isinstance(last, dict) and "val_loss" in last else last["epochs"][-1]["val_loss"]
+    code, out, _ = run(capsys, "evaluate", tmp_path / "model.npz", "--data", tmp_path / "val.npz", "--format", "json")
+    assert code == 0 and math.isclose(json.loads(out)["loss"], val_loss, rel_tol=1e-12)
+
+
+def test_validation_data_without_labels_is_an_error_before_training(tmp_path, capsys):
+    np.save(tmp_path / "val.npy", np.zeros((5, 2)))
+    code, out, err = run(capsys, "train", XOR, "--validation-data", tmp_path / "val.npy", "--epochs", 3,
+                         "--out", tmp_path / "model.npz")
+    assert code == 1
+    assert "the validation data" in err and "has no labels or targets" in err
+    assert not (tmp_path / "model.npz").exists()
