@@ -100,6 +100,7 @@ import tracemalloc
 from datetime import datetime, timezone
 
 import numpy as np
+from _conditions import print_conditions
 
 import netspec
 from netspec.runtime.training import check_finite, train_step
@@ -720,6 +721,7 @@ def main(argv=None) -> None:
         print(json.dumps(measure_memory(*args.memory_case.split(":"))))
         return
     impls = [impl for impl in IMPLEMENTATIONS if impl != "torch" or torch is not None]
+    print_conditions()  # the BLAS kernel and threads, OPENBLAS_* variables, load (the end's is in `bottom`)
     top = header(blas)
     print("\n".join(top), flush=True)
     rows, parts = [], []

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _conditions import print_conditions, print_load_at_end
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import netspec
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--load", default="idle,busy", help="idle, busy (one spinning process beside), or both")
     parser.add_argument("--json", metavar="OUT", help="also write every number here")
     args = parser.parse_args()
+    print_conditions()
     blas = next(lib for lib in threadpool_info() if lib["user_api"] == "blas")
     most = blas["num_threads"]
     env = {name: os.environ.get(name, "unset") for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
@@ -195,6 +197,7 @@ def main() -> None:
           f"{os.cpu_count()} CPUs; {env}; WORK_PER_THREAD = {threads.WORK_PER_THREAD:,}")
     loads = [] if args.load == "none" else args.load.split(",")
     rows = run(args.cases.split(","), loads or ["idle"], most)
+    print_load_at_end()
     print(table(rows, most))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

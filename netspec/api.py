@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .check import check, spec_rules
+from .collector import paused_collector
 from .compile import build_pipeline
 from .errors import CheckpointError, Diagnostic, SpecError
 from .infer import UNRESOLVED, Shapes
@@ -60,7 +61,14 @@ def validate(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
     """Check ``source`` through every stage but compile; never raises for a bad spec.
 
     ``strict`` turns warnings into errors; ``ignore`` silences lints by code.
+    Python's cyclic garbage collector is paused while it runs (see
+    :mod:`netspec.collector`), which keeps the cost linear in the spec's size.
     """
+    with paused_collector():
+        return _validate(source, strict, ignore, limits)
+
+
+def _validate(source: Any, strict: bool, ignore: Iterable[str], limits: Limits) -> Report:
     if isinstance(source, Spec):
         spec, document = source, None
         problems = spec_rules(spec)
@@ -106,9 +114,10 @@ def compile(source: Any, *, strict: bool = False, ignore: Iterable[str] = (),
     Raises :class:`SpecError` when the spec has errors; warnings are kept on
     ``pipeline.warnings`` and never raised (unless ``strict``).
     """
-    report = validate(source, strict=strict, ignore=ignore, limits=limits)
-    report.raise_for_errors()
-    return build_pipeline(report.spec, report.shapes)
+    with paused_collector():  # building one runtime object per step is allocation-heavy too
+        report = validate(source, strict=strict, ignore=ignore, limits=limits)
+        report.raise_for_errors()
+        return build_pipeline(report.spec, report.shapes)
 
 
 def load_pipeline(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> "Pipeline":

@@ -400,7 +400,12 @@ def duplicate_names(layers: list[Any]) -> list[Diagnostic]:
     first: dict[str, int] = {}
     found = []
     for index, layer in enumerate(layers):
-        name = layer.get("name") if isinstance(layer, dict) else getattr(layer, "name", None)
+        if type(layer) is dict:  # the common case, tested first: most layers are unnamed dicts
+            if "name" not in layer:
+                continue
+            name = layer["name"]
+        else:
+            name = layer.get("name") if isinstance(layer, dict) else getattr(layer, "name", None)
         if not isinstance(name, str):
             continue
         if name in first:

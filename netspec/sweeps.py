@@ -35,6 +35,7 @@ import numpy as np
 
 from .api import compile, infer, load, validate
 from .check import describe
+from .collector import paused_collector
 from .errors import DataError, Diagnostic, NetspecError, SpecError
 from .files import remove_stale, write_text
 from .limits import DEFAULT_LIMITS, Limits
@@ -181,6 +182,10 @@ class _Plan:
         self.digits = max(4, len(str(self.total)))
 
     def variant(self, index: int) -> Variant:
+        with paused_collector():  # copying and validating allocate much and free little: see netspec.collector
+            return self._variant(index)
+
+    def _variant(self, index: int) -> Variant:
         values = {key: _copy(self.grid[key][pick]) for key, pick in zip(self.grid, self.picks(index))}
         name = f"variant-{index + 1:0{self.digits}d}"
         tree, problems = _copy(self.base), []
