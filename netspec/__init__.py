@@ -15,7 +15,8 @@ Importing netspec and validating specs never imports NumPy: the names that
 need it (``data``, ``Pipeline``, ``History``, ``TrainingError``,
 ``check_gradients``, ``sweep``, ...) are imported when first used, and so are
 the importers of other tools' models (``from_keras``, ``from_keras_model``,
-``from_onnx``), which import nothing heavy until they read a file.
+``from_onnx``), which import nothing heavy until they read a file, and the
+pictures (``plot``), which import matplotlib only when one is drawn.
 """
 
 from importlib import import_module
@@ -74,7 +75,7 @@ from .spec import L1, L1L2, L2, Activation, Initializer, Input, Layer, Loss, Opt
 
 # Names whose modules import NumPy, imported on first use: name -> (module, attribute or None for the module).
 _LAZY = {
-    "data": (".data", None),
+    "data": (".data", None), "plot": (".plot", None),
     "GradientReport": (".gradients", "GradientReport"), "check_gradients": (".gradients", "check_gradients"),
     "Pipeline": (".runtime.pipeline", "Pipeline"),
     "History": (".runtime.training", "History"), "TrainingError": (".runtime.training", "TrainingError"),

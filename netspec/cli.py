@@ -268,6 +268,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.history:
         _write_history(args.history, history)
         print(f"saved the history to {args.history}")
+    if args.plot:
+        from . import plot
+
+        plot.save(plot.history(history, title=_title(pipeline.spec, args.file)), args.plot)
+        print(f"saved the training curves to {args.plot}")
     return EXIT_INTERRUPTED if history.interrupted else EXIT_OK
 
 
@@ -295,6 +300,10 @@ def _check_train_outputs(args: argparse.Namespace, out: str, inputs: list[str]) 
             raise UsageError(f"--history and --out both name {out}; give each its own file")
         _history_format(args.history)
         check_output(args.history, "history file", is_kind=_is_history, inputs=inputs + [out], force=args.force)
+    if args.plot:
+        if os.path.abspath(args.plot) in (os.path.abspath(out), os.path.abspath(args.history or out)):
+            raise UsageError(f"--plot names {args.plot}, as --out or --history does; give each its own file")
+        _check_picture(args.plot, "--plot", "picture of the training curves", inputs + [out], args.force)
 
 
 def _report_training(history: Any, out: str) -> None:
@@ -668,6 +677,58 @@ def _sweep_summary(args: argparse.Namespace, folder: Folder, metric: str | None)
     return EXIT_INVALID if failed else EXIT_OK
 
 
+# ---------------------------------------------------------------- pictures
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    _check_picture(args.out, "--out", "network drawing", [args.file], args.force)
+    report = _checked(args.file, args)
+    if report is None:
+        return EXIT_INVALID
+    from . import plot
+
+    figure = plot.network(report.spec, ignore=args.ignore, limits=_limits(args),
+                          title=_title({"name": report.spec.name}, args.file))
+    plot.save(figure, args.out)
+    print(f"wrote {args.out}: {count(len(report.spec.layers), 'layer')}, "
+          f"{report.shapes.total_parameters:,} parameters")
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from . import plot
+
+    _check_picture(args.out, "--out", "decision regions", [args.checkpoint] + ([args.data] if args.data else []),
+                   args.force)
+    pipeline = api.load_pipeline(args.checkpoint)
+    plot.check_two_features(pipeline)
+    X, y, source = _checkpoint_data(args, pipeline)
+    with _inference_threads(pipeline, X, args):
+        figure = plot.decision_boundary(pipeline, X, y, title=_title(pipeline.spec, args.checkpoint))
+    plot.save(figure, args.out)
+    print(f"wrote {args.out}: {args.checkpoint} on {source} ({count(len(X), 'sample')})")
+    return EXIT_OK
+
+
+def _check_picture(path: str, option: str, what: str, inputs: list[str], force: bool) -> None:
+    """Before any work: a picture's file name, matplotlib, and the place to write it."""
+    from . import plot
+
+    try:
+        plot.picture_format(path)
+    except plot.PlotError:
+        raise UsageError(f"{option} {path}: expected a .png, .svg or .pdf file name") from None
+    try:
+        plot.require_matplotlib()
+    except ImportError:
+        raise NetspecError(f"drawing needs the matplotlib package, which is not installed: {plot.INSTALL}") from None
+    check_output(path, what, is_kind=plot.is_picture, inputs=inputs, force=force)
+
+
+def _title(spec: dict, file: str) -> str:
+    """A picture's title: the spec's name, else the file's."""
+    return spec.get("name") or os.path.splitext(os.path.basename(file))[0]
+
+
 # ---------------------------------------------------------------- data
 
 def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | None, str] | None:
@@ -888,6 +949,13 @@ def _add_inspecting(commands: Any, common: dict) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="a table, or json with shapes as lists")
     p.set_defaults(run=cmd_summary)
 
+    p = commands.add_parser("draw", parents=[checking], help="draw a spec's network: a box per layer, arrows "
+                            "for the data flow, warnings marked (needs netspec[plot])")
+    p.add_argument("file", metavar="FILE", help="a spec file")
+    p.add_argument("--out", required=True, metavar="NET.(svg|png|pdf)", help="the picture to write")
+    p.add_argument("--force", action="store_true", help="write over the spec or a file that is not a picture")
+    p.set_defaults(run=cmd_draw)
+
     p = commands.add_parser("schema", help="print the JSON Schema of the spec language")
     p.set_defaults(run=cmd_schema)
 
@@ -921,6 +989,8 @@ def _add_computing(commands: Any, common: dict) -> None:
                    help=f"override the spec's train.epochs (at most {MAX_EPOCHS:,})")
     p.add_argument("--out", metavar="MODEL.npz", help="checkpoint to write (default: FILE's name with .npz, here)")
     p.add_argument("--history", metavar="HISTORY.(csv|json)", help="also write each epoch's loss and metrics here")
+    p.add_argument("--plot", metavar="CURVES.(png|svg|pdf)",
+                   help="also draw the loss, metrics and learning rate per epoch here (needs netspec[plot])")
     p.add_argument("--force", action="store_true",
                    help="write over an input or an existing file that is not a checkpoint (or history)")
     p.add_argument("--quiet", action="store_true", help="print only the final metrics")
@@ -943,6 +1013,15 @@ def _add_computing(commands: Any, common: dict) -> None:
                    help="each class's probability instead of the predicted class (classifiers only)")
     p.add_argument("--force", action="store_true", help="write over an input or a file that holds no predictions")
     p.set_defaults(run=cmd_predict)
+
+    p = commands.add_parser("plot", parents=[csv, computing], help="draw the decision regions of a checkpoint with "
+                            "two input features, its data on top (needs netspec[plot])")
+    p.add_argument("checkpoint", metavar="MODEL.npz", help="a checkpoint written by netspec train")
+    p.add_argument("--data", metavar="NAME|PATH",
+                   help="a built-in dataset or a data file (default: the data section of the checkpoint's spec)")
+    p.add_argument("--out", required=True, metavar="REGIONS.(png|svg|pdf)", help="the picture to write")
+    p.add_argument("--force", action="store_true", help="write over an input or a file that is not a picture")
+    p.set_defaults(run=cmd_plot)
 
 
 def _add_sweep(commands: Any, common: dict) -> None:
