@@ -241,7 +241,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or (os.path.splitext(os.path.basename(args.file))[0] + ".npz")
     inputs = [args.file] + ([args.data] if args.data else [])
     _check_train_outputs(args, out, inputs)
-    prepared = _compiled_with_data(args)
+    prepared = _compiled_with_data(args, chunked=True)
     if prepared is None:
         return EXIT_INVALID
     pipeline, X, y, source = prepared
@@ -250,8 +250,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_train_outputs(args, out, inputs + _data_files(pipeline.spec, args.file)
                          + ([args.validation_data] if args.validation_data else []))
     config = pipeline.training.with_overrides(**({"epochs": args.epochs} if args.epochs is not None else {}))
-    X = pipeline.checked(X)
-    targets = pipeline.targets(y, len(X))
+    chunked = _is_chunked(X)
+    if not chunked:
+        X = pipeline.checked(X)
+        targets = pipeline.targets(y, len(X))
     validation, validated_on = _validation_data(args, pipeline)
     with Interrupt() as interrupt:
         if not args.quiet:
@@ -259,8 +261,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"training on {source}: {count(len(X), 'sample')}, optimizer {pipeline.optimizer!r}", flush=True)
             if validation is not None:
                 print(f"validating on {validated_on}: {count(len(validation[0]), 'sample')}", flush=True)
-        history = fit(pipeline, X, targets, config, verbose=0 if args.quiet else 1, stop=interrupt.requested,
-                      threads=args.threads, validation=validation)
+        if chunked:  # larger than memory: read chunk by chunk (netspec.runtime.streaming)
+            from .runtime.streaming import fit as fit_in_chunks
+
+            history = fit_in_chunks(pipeline, X, y, config, verbose=0 if args.quiet else 1, stop=interrupt.requested,
+                                    threads=args.threads, validation_data=validation)
+        else:
+            history = fit(pipeline, X, targets, config, verbose=0 if args.quiet else 1, stop=interrupt.requested,
+                          threads=args.threads, validation=validation)
     _report_training(history, out)
     pipeline.spec = _rebased(pipeline.spec, args.file, out)
     pipeline.save(out)
@@ -449,6 +457,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.proba and pipeline.task == "regression":
         raise UsageError(f"--proba needs a classifier, but {args.checkpoint} is a regression network; "
                          "its outputs are the predictions")
+    if args.chunk_rows is not None or _chunked_source(args.data):
+        return _predict_in_chunks(args, pipeline, layout)
     X = _inputs(args.data, pipeline, _csv_options(args))
     with _inference_threads(pipeline, X, args):
         values = probabilities(pipeline, X) if args.proba else pipeline.predict(X)
@@ -550,6 +560,109 @@ def _inference_threads(pipeline: Any, X: Any, args: argparse.Namespace) -> Any:
     checked = pipeline.checked(X)
     work = blas.step_work(pipeline, checked, len(checked), training=False)
     return blas.blas_threads(blas.choose(work, getattr(args, "threads", None)))
+
+
+# ---------------------------------------------------------------- data in chunks
+
+JSON_ROWS = 1_000_000  # the most predictions a JSON output holds (it is built in memory)
+
+
+def _chunked_source(path: str | None) -> bool:
+    """Data read chunk by chunk, never whole: a folder (of .npy files; not one named like a
+    data file), a .zarr store, or a .npy file larger than a data file may be
+    (:data:`netspec.data.DEFAULT_MAX_BYTES`)."""
+    if path is None:
+        return False
+    extension = os.path.splitext(path.lower().rstrip("/"))[1]
+    if extension == ".zarr" or (os.path.isdir(path) and extension not in (".csv", ".npy", ".npz")):
+        return True
+    if path.lower().endswith(".npy") and os.path.isfile(path):
+        from .data import DEFAULT_MAX_BYTES
+
+        return os.path.getsize(path) > DEFAULT_MAX_BYTES
+    return False
+
+
+def _predict_in_chunks(args: argparse.Namespace, pipeline: Any, layout: str) -> int:
+    """``netspec predict`` over ``--chunk-rows`` rows at a time (by default, as many as
+    keep a chunk's layer outputs within 1/64 of the memory limit), with a
+    progress bar on a terminal's stderr; outputs are written as the chunks
+    come, into a temporary file renamed at the end."""
+    from . import data
+    from .runtime import streaming
+    from .runtime import threads as blas
+
+    if pipeline.input_shape is None:
+        raise UsageError(f"{args.checkpoint} has several inputs, and predicting in chunks reads one input array; "
+                         "give the inputs as an .npz file (without --chunk-rows)")
+    source = data.open(args.data) if _chunked_source(args.data) else _inputs(args.data, pipeline, _csv_options(args))
+    streaming.check_sample_shape(pipeline, tuple(source.shape), source.dtype)
+    samples = int(source.shape[0])
+    first = streaming.checked_rows(pipeline, streaming.read(source, 0, 1), 0)
+    rows = args.chunk_rows or streaming.default_chunk_rows(pipeline, first, _limits(args).max_memory_bytes)
+    if _chunked_source(args.data):
+        source = data.open(args.data, chunk_rows=rows)  # chunks as the blocks read (headers only are read again)
+    if layout == "json" and samples > JSON_ROWS:
+        raise UsageError(f"{args.data} has {samples:,} rows; a JSON output is built in memory and holds at most "
+                         f"{JSON_ROWS:,} predictions: write --out PREDS.npy or PREDS.csv, which are written chunk by chunk")
+
+    def chunks() -> Any:
+        from tqdm import tqdm
+
+        with tqdm(total=samples, desc="predict", unit=" rows", unit_scale=True, file=sys.stderr, mininterval=0.2,
+                  disable=not sys.stderr.isatty(), leave=False) as bar:
+            for start, block in streaming.row_blocks(source, rows):
+                X = streaming.checked_rows(pipeline, block, start)
+                values = probabilities(pipeline, X) if args.proba else pipeline.predict(X)
+                yield values, pipeline.predict(X) if args.proba and layout == "json" else None
+                bar.update(len(block))
+
+    with blas.blas_threads(blas.choose(blas.step_work(pipeline, first, rows, training=False), args.threads)):
+        if layout == "json":
+            parts = list(chunks())
+            values, labels = _joined(parts, 0), _joined(parts, 1)
+            if args.out:
+                _write_predictions(args.out, layout, values, labels, args.proba)
+            else:
+                sys.stdout.write(_predictions_text(layout, values, labels, args.proba))
+        elif args.out:
+            write_atomically(args.out, functools.partial(_write_chunks, layout, samples, chunks()))
+        else:
+            for values, labels in chunks():
+                sys.stdout.write(_predictions_text(layout, values, labels, args.proba))
+    if args.out:
+        print(f"wrote {count(samples, 'prediction')} to {args.out}")
+    return EXIT_OK
+
+
+def _is_chunked(X: Any) -> bool:
+    """True for data read chunk by chunk (a dask array), which is never loaded whole."""
+    return type(X).__module__.startswith("dask.")
+
+
+def _joined(parts: list[tuple[Any, Any]], index: int) -> Any:
+    import numpy as np
+
+    return np.concatenate([part[index] for part in parts]) if parts[0][index] is not None else None
+
+
+def _write_chunks(layout: str, samples: int, chunks: Any, stream: Any) -> None:
+    """Write predictions chunk by chunk: a ``.npy`` header for ``samples`` rows
+    (shape and dtype from the first chunk), then each chunk's bytes; or CSV rows."""
+    from numpy.lib import format as npy_format
+
+    for number, (values, _) in enumerate(chunks):
+        if layout == "csv":
+            stream.write(_csv_rows(values).encode("utf-8"))
+            continue
+        if number == 0:
+            header = {"descr": npy_format.dtype_to_descr(values.dtype), "fortran_order": False,
+                      "shape": (samples, *values.shape[1:])}
+            try:
+                npy_format.write_array_header_1_0(stream, header)
+            except ValueError:  # a header over 64 KiB
+                npy_format.write_array_header_2_0(stream, header)
+        stream.write(values.tobytes(order="C"))
 
 
 # ---------------------------------------------------------------- sweep
@@ -731,17 +844,20 @@ def _title(spec: dict, file: str) -> str:
 
 # ---------------------------------------------------------------- data
 
-def _compiled_with_data(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | None, str] | None:
+def _compiled_with_data(args: argparse.Namespace, chunked: bool = False) -> tuple[Any, Any, Any, str] | None:
     """Validate and compile ``args.file`` and load its data (``--data`` or the
     spec's data section): ``(pipeline, X, y, source)``, or None when the spec
-    is invalid (its diagnostics printed)."""
+    is invalid (its diagnostics printed). With ``chunked``, data read in
+    chunks (:func:`_chunked_source`) comes as lazy dask arrays, unchecked."""
     from .runtime.checks import check_forward_memory
 
     report = _checked(args.file, args)
     if report is None:
         return None
     pipeline = api.compile(report.spec, limits=_limits(args))
-    X, y, source = _data(args.data, report.spec.data, args.file, _csv_options(args), _input_names(pipeline))
+    X, y, source = _data(args.data, report.spec.data, args.file, _csv_options(args), _input_names(pipeline), chunked)
+    if _is_chunked(X):
+        return pipeline, X, y, source
     X = pipeline.checked(X)  # at the door: several inputs become one batch whose len() is the samples
     check_forward_memory(len(X), report.shapes.widths, report.spec.dtype, _limits(args).max_memory_bytes, source)
     return pipeline, X, y, source
@@ -753,10 +869,11 @@ def _input_names(pipeline: Any) -> list[str] | None:
 
 
 def _data(name: str | None, section: Any, spec_file: str, csv: dict[str, Any],
-          inputs: list[str] | None = None) -> tuple[Any, np.ndarray | None, str]:
+          inputs: list[str] | None = None, chunked: bool = False) -> tuple[Any, np.ndarray | None, str]:
     """``(X, y, description)`` from ``--data`` or else the spec's data section;
     ``csv`` holds the CSV options given on the command line, ``inputs`` the
-    names of a network's several inputs (X is then a dict of arrays)."""
+    names of a network's several inputs (X is then a dict of arrays). Data
+    read in chunks comes as dask arrays when ``chunked``, else is refused."""
     from . import data
 
     files = {**csv, **({"inputs": inputs} if inputs else {})}
@@ -766,6 +883,13 @@ def _data(name: str | None, section: Any, spec_file: str, csv: dict[str, Any],
                 raise UsageError(f"--{next(iter(csv)).replace('_', '-')} applies to data files, not to the "
                                  f"built-in dataset {name}")
             return (*data.resolve(name, **({"seed": 0} if name.lower() == "spiral" else {})), name)
+        if _chunked_source(name):
+            if not chunked:
+                raise DataError(f"--data {name} is read in chunks, which only train and predict do; "
+                                "give this command a data file of at most 1 GiB")
+            if csv:
+                raise UsageError(f"--{next(iter(csv)).replace('_', '-')} applies to CSV files, not to {name}")
+            return (*data.open_pair(name), name)
         return (*data.resolve(name, **files), name)
     if section is None:
         raise DataError(f"{spec_file} has no data section: pass --data spiral|xor|sine|PATH")
@@ -1005,13 +1129,18 @@ def _add_computing(commands: Any, common: dict) -> None:
 
     p = commands.add_parser("predict", parents=[csv, computing], help="predictions of a saved checkpoint")
     p.add_argument("checkpoint", metavar="MODEL.npz", help="a checkpoint written by netspec train")
-    p.add_argument("--data", required=True, metavar="X.(npy|csv|npz)", help="inputs to predict")
+    p.add_argument("--data", required=True, metavar="X.(npy|csv|npz|zarr)|DIR",
+                   help="inputs to predict: a data file, a .zarr store or a folder of .npy files (rows in name order)")
     p.add_argument("--out", metavar="PREDS.(npy|csv|json)", help="write predictions here instead of printing them")
     p.add_argument("--format", choices=("text", "csv", "json"),
                    help="how to print them (default text; with --out, the file name's extension decides)")
     p.add_argument("--proba", action="store_true",
                    help="each class's probability instead of the predicted class (classifiers only)")
     p.add_argument("--force", action="store_true", help="write over an input or a file that holds no predictions")
+    p.add_argument("--chunk-rows", type=_positive_int, metavar="N",
+                   help="predict N rows at a time (default: as many as keep a chunk's layer outputs within 1/64 of "
+                        "the memory limit); a folder of .npy files, a .zarr store and a .npy over 1 GiB are always "
+                        "read in chunks")
     p.set_defaults(run=cmd_predict)
 
     p = commands.add_parser("plot", parents=[csv, computing], help="draw the decision regions of a checkpoint with "

@@ -16,6 +16,9 @@ whole number, float64 otherwise; ``None`` when a file has no labels.
 - :func:`waves` -- sequences ``(samples, length, 1)`` of a sine, square,
   sawtooth or triangle wave of random frequency and phase, one per class.
 - :func:`load` -- a ``.csv``, ``.npy`` or ``.npz`` file.
+- :func:`open` -- a ``.npy``, ``.zarr`` or ``.csv`` file, or a folder of
+  ``.npy`` files, as a lazy dask array read chunk by chunk, for data larger
+  than memory (:mod:`netspec.streaming`).
 - :data:`DATASETS` and :func:`resolve` -- a name (``"spiral"``, ``"xor"``) or a
   path, as the CLI's ``--data`` takes it.
 
@@ -25,6 +28,7 @@ was expected and what was received.
 
 from __future__ import annotations
 
+import builtins
 import csv
 import difflib
 import inspect
@@ -42,6 +46,7 @@ from numpy.lib import format as npy_format
 
 from netspec.errors import DataError
 from netspec.files import open_input
+from netspec.streaming import open, open_pair  # noqa: F401, A004 -- files as dask arrays, read in chunks
 
 Data = tuple[np.ndarray, "np.ndarray | None"]
 
@@ -300,7 +305,7 @@ def load(
 
 
 def _read_npy(path: str, max_bytes: int) -> Data:
-    with open(path, "rb") as stream:
+    with builtins.open(path, "rb") as stream:
         _check_header(path, "X", stream, max_bytes)
         stream.seek(0)
         return _checked_arrays(path, _read_array(path, "X", stream), None)
@@ -430,7 +435,7 @@ def _delimiter(value: object) -> str:
 
 def _read_csv(path: str, label: str | int | bool | None, header: bool | None = None, delimiter: str = ",") -> Data:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
+        with builtins.open(path, newline="", encoding="utf-8-sig") as stream:
             return _parse_csv(path, stream, label, header, delimiter)
     except UnicodeDecodeError as error:
         raise DataError(f"{path} is not UTF-8 text: {error.reason}") from None

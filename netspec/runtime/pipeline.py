@@ -23,6 +23,9 @@ from .losses import (
     sigmoid_binary_crossentropy_backward,
     softmax_crossentropy_backward,
 )
+from .streaming import evaluate as streamed_evaluate
+from .streaming import fit as streamed_fit
+from .streaming import is_dask, is_streamed, lazy_forward
 from .training import History, TrainingConfig, fit, metric_values
 
 # Output layer + loss pairs whose gradient is taken in one fused step.
@@ -109,7 +112,11 @@ class Pipeline:
 
     def forward(self, X: Any, training: bool = False) -> np.ndarray:
         """Check ``X`` (n, *input_shape), or for several inputs a mapping of each
-        input's name to its array, run every layer on it, return the output."""
+        input's name to its array, run every layer on it, return the output.
+        A ``dask.array.Array`` gives a lazy dask array, computed chunk by chunk
+        along the rows (:func:`netspec.runtime.streaming.lazy_forward`)."""
+        if is_dask(X):
+            return lazy_forward(self, X, training)
         return self.run(self.checked(X), training)
 
     def checked(self, X: Any) -> Any:
@@ -172,10 +179,17 @@ class Pipeline:
         ``validation_split``, ``metrics``, ``class_weight``, ...).
         ``verbose=0`` is silent. ``sample_weight``: one weight per row of ``X``,
         multiplying that sample's loss (and its class's weight). ``validation_data``:
-        ``(X_val, y_val)`` to validate on, instead of ``validation_split`` of the rows."""
+        ``(X_val, y_val)`` to validate on, instead of ``validation_split`` of the rows.
+
+        ``X`` or ``y`` a dask array, a memory map (``np.load(path, mmap_mode="r")``)
+        or a zarr array: read chunk by chunk, shuffling chunks and rows within a
+        buffer of chunks, never all in memory (:mod:`netspec.runtime.streaming`)."""
         if self.loss_function is None:
             raise _no_loss()
         config = self.training.with_overrides(**overrides)
+        if is_streamed(X) or is_streamed(y):  # larger than memory: read in chunks (netspec.runtime.streaming)
+            return streamed_fit(self, X, y, config, verbose=verbose, stream=stream, on_epoch=on_epoch,
+                                validation_data=validation_data, sample_weight=sample_weight)
         X = self.checked(X)
         weights = as_sample_weights(sample_weight, len(X), self.dtype) if sample_weight is not None else None
         validation = None
@@ -188,12 +202,15 @@ class Pipeline:
     def evaluate(self, X: Any, y: Any, metrics: Sequence[str] | None = None) -> dict[str, float]:
         """The loss and metrics (the spec's, unless given) on ``X`` and ``y``, in
         inference mode. With penalties, ``loss`` includes them, and
-        ``data_loss`` and ``regularization_loss`` are given too."""
+        ``data_loss`` and ``regularization_loss`` are given too. Dask, zarr or
+        memory-mapped ``X``/``y`` are read and summed chunk by chunk."""
         if self.loss_function is None:
             raise _no_loss()
-        output = self.forward(X)
         chosen = tuple(self.training.metrics if metrics is None else metrics)
         penalty = self.regularization_loss() if self.regularized else None
+        if is_streamed(X) or is_streamed(y):
+            return streamed_evaluate(self, X, y, chosen, regularization=penalty)
+        output = self.forward(X)
         return metric_values(self, output, self.targets(y, len(output)), chosen, top_k=self.training.top_k,
                              regularization=penalty)
 
