@@ -80,6 +80,7 @@ _LAZY = {
     "Pipeline": (".runtime.pipeline", "Pipeline"),
     "History": (".runtime.training", "History"), "TrainingError": (".runtime.training", "TrainingError"),
     "Variant": (".sweeps", "Variant"), "load_grid": (".sweeps", "load_grid"), "sweep": (".sweeps", "sweep"),
+    "Sweep": (".sweeps", "Sweep"), "Result": (".sweeps", "Result"),
     "from_keras": (".interop.keras", "from_keras"), "from_keras_model": (".interop.keras", "from_keras_model"),
     "from_onnx": (".interop.onnx", "from_onnx"),
 }
@@ -117,8 +118,8 @@ __all__ = [
     "L1L2", "L2", "Layer", "LayerNorm", "LayerNormalization", "LayerShape", "LeakyReLU", "Limits", "Linear", "Loss",
     "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "MeanAbsoluteError", "MeanSquaredError", "Multiply",
     "NetspecError", "Normal", "Optimizer", "Pipeline", "Regularizer", "ReLU", "Report", "Reshape", "RMSprop", "SGD",
-    "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Tanh", "TrainingError", "Uniform", "Variant",
-    "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_grid", "load_pipeline",
-    "load_plugins", "register_activation", "register_initializer", "register_layer", "register_loss",
-    "register_optimizer", "sweep", "validate",
+    "Result", "ShapeProblem", "Shapes", "Sigmoid", "Softmax", "Spec", "SpecError", "Sweep", "Tanh", "TrainingError",
+    "Uniform", "Variant", "Zeros", "check_gradients", "compile", "data", "infer", "json_schema", "load", "load_grid",
+    "load_pipeline", "load_plugins", "plot", "register_activation", "register_initializer", "register_layer",
+    "register_loss", "register_optimizer", "sweep", "validate",
 ]

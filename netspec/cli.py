@@ -28,6 +28,7 @@ import functools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -668,37 +669,54 @@ def _write_chunks(layout: str, samples: int, chunks: Any, stream: Any) -> None:
 # ---------------------------------------------------------------- sweep
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweeps import load_grid, sweep, variant_count
+    from . import sweeps
 
     _check_sweep_usage(args)
     check_output_folder(args.out, "sweep")
     report = _checked(args.base, args)
     if report is None:
         return EXIT_INVALID
-    grid = _grid(args.grid, load_grid)
+    grid = _grid(args.grid, sweeps.load_grid)
     if grid is None:
         return EXIT_INVALID
-    if _has_other_files(args.out) and not args.force:
-        print(f"netspec: {args.out} is not empty; pass --force to write into it", file=sys.stderr)
-        return EXIT_INVALID
-    total = variant_count(grid, args.samples)
+    base_dir = os.path.dirname(os.path.abspath(args.base))
+    plan = sweeps.Sweep(report.spec, grid, samples=args.samples, seed=args.seed, base_dir=base_dir)
+    data = sweeps.DataSource.of(args.data, base_dir, _csv_options(args)) if args.train else None
+    training = sweeps.training_identity(data, args.epochs) if args.train else None
+    resumed = None
+    if os.path.isdir(args.out) and not args.force:
+        folder = sweeps.Folder(args.out, grid, data_dir=base_dir)
+        resumed = folder.continuing(plan, training)
+        if resumed is None and _has_other_files(args.out):
+            other = [SWEEP_PARTS[key] for key in folder.differences(plan, training)]
+            held = f", with another sweep (other {' and '.join(dict.fromkeys(other))})" if other else ""
+            print(f"netspec: {args.out} is not empty{held}; pass --force to write into it", file=sys.stderr)
+            return EXIT_INVALID
+    total = len(plan)
     if total > args.max_variants:
         print(f"netspec: the grid makes {total:,} variants, more than --max-variants {args.max_variants:,}; "
               "draw some with --samples N, or raise --max-variants", file=sys.stderr)
         return EXIT_INVALID
-    variants = list(sweep(report.spec, grid, samples=args.samples, seed=args.seed))
-    data_of = _sweep_data(args)
+    plan = resumed or plan
+    variants = list(plan)
     if args.train:
         _check_metric(args.metric, variants)
-        data_of(report.spec)  # unusable data stops the sweep here, before anything is written
-    return _write_sweep(args, grid, variants, data_of)
+        inputs = list(api.infer(report.spec).input_shapes)
+        # unusable data stops the sweep here, before anything is written
+        _data(args.data, report.spec.data, args.base, _csv_options(args), inputs if len(inputs) > 1 else None)
+    return _write_sweep(args, plan, variants, data, training, resume=resumed is not None)
+
+
+SWEEP_PARTS = {"base": "base spec", "grid": "grid", "samples": "draw", "seed": "draw", "train": "data or epochs"}
 
 
 def _check_sweep_usage(args: argparse.Namespace) -> None:
-    if not args.train and (args.data or args.metric or args.epochs):
-        raise UsageError("--data, --metric and --epochs go with --train")
+    if not args.train and (args.data or args.metric or args.epochs or args.workers > 1 or args.scheduler):
+        raise UsageError("--data, --metric, --epochs, --workers and --scheduler go with --train")
     if args.seed is not None and args.samples is None:
         raise UsageError("--seed goes with --samples")
+    if args.scheduler and args.workers > 1:
+        raise UsageError("--workers starts a local cluster and --scheduler names an existing one; give one of them")
 
 
 def _grid(path: str, load_grid: Callable[[Path], dict]) -> dict | None:
@@ -726,52 +744,23 @@ def _check_metric(metric: str | None, variants: list[Any]) -> None:
                          f"{', '.join(sorted(measured))}")
 
 
-def _sweep_data(args: argparse.Namespace) -> Callable[[Any], tuple[Any, np.ndarray | None]]:
-    """``data_of(spec)``: each distinct data section (and set of input names) is loaded once."""
-    def load(section: Any, inputs: tuple[str, ...] | None) -> tuple[Any, np.ndarray | None]:
-        return _data(args.data, section, args.base, _csv_options(args), list(inputs) if inputs else None)[:2]
-
-    loaded = functools.cache(load)
-
-    def data_of(spec: Any) -> tuple[Any, np.ndarray | None]:
-        names = tuple(api.infer(spec).input_shapes)
-        return loaded(None if args.data else spec.data, names if len(names) > 1 else None)
-
-    return data_of
-
-
-def _sweep_validation(args: argparse.Namespace) -> Callable[[Any], tuple[Any, np.ndarray | None]]:
-    """``validation_of(spec)``: the rows of a variant's ``data.validation``, each section loaded once."""
-    loaded = functools.cache(lambda section, inputs: _data(None, section, args.base, _csv_options(args),
-                                                           list(inputs) if inputs else None)[:2])
-
-    def validation_of(spec: Any) -> tuple[Any, np.ndarray | None]:
-        names = tuple(api.infer(spec).input_shapes)
-        return loaded(spec.data.validation, names if len(names) > 1 else None)
-
-    return validation_of
-
-
-def _write_sweep(args: argparse.Namespace, grid: dict, variants: list[Any], data_of: Callable) -> int:
-    """Write (and train) every variant; the index grows as they are written."""
+def _write_sweep(args: argparse.Namespace, plan: Any, variants: list[Any], data: Any, training: dict | None, *,
+                 resume: bool) -> int:
+    """Write (and train) every variant: in this process, the index grows as they are written; on a
+    cluster, every variant is written, then results.csv grows as they finish."""
     from . import sweeps
 
-    folder = sweeps.Folder(args.out, grid, data_dir=os.path.dirname(os.path.abspath(args.base)))
-    folder.clear()
-    folder.start(set().union(*(sweeps.measured_by(v.spec) for v in variants if v.ok)) if args.train else ())
-    validation_of = _sweep_validation(args)
+    folder = sweeps.Folder(args.out, plan.grid, data_dir=plan.base_dir)
+    where = {"workers": args.workers, "scheduler": args.scheduler, "epochs": args.epochs, "limits": _limits(args),
+             "threads": args.threads, "progress": sys.stderr.isatty()} if args.train else {}
     try:
-        for variant in variants:
-            folder.add(variant)
-            if args.train and variant.ok:
-                folder.add_result(sweeps.train_variant(variant, data_of, epochs=args.epochs, limits=_limits(args),
-                                                       threads=args.threads, validation=validation_of))
+        metric = folder.fill(plan, variants, data, training, resume=resume, metric=args.metric, **where)
     except KeyboardInterrupt:
-        folder.finish(args.metric, interrupted=True)
-        print(f"netspec: interrupted after {count(len(folder.entries), 'variant')} of {len(variants):,}; "
-              f"{args.out}/index.csv lists them", file=sys.stderr)
+        trained = f" ({count(len(folder.results), 'variant')} trained)" if args.train else ""
+        print(f"netspec: interrupted after {count(len(folder.entries), 'variant')} of {len(variants):,}{trained}; "
+              f"{args.out}/index.csv lists them" + (f", {args.out}/results.csv those trained; run the same command "
+                                                    "again to go on" if args.train else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
-    metric = folder.finish(args.metric)
     return _sweep_summary(args, folder, metric)
 
 
@@ -780,6 +769,9 @@ def _sweep_summary(args: argparse.Namespace, folder: Folder, metric: str | None)
     invalid = sum(entry["status"] != "ok" for entry in entries)
     print(f"{args.out}: {count(len(entries), 'variant')}, {len(entries) - invalid} valid, {invalid} invalid"
           f" (index.csv{', results.csv' if metric else ''})")
+    if folder.kept:
+        print(f"went on from the earlier run: {count(folder.kept, 'variant')} kept, "
+              f"{len(folder.results) - folder.kept:,} trained now")
     if not metric:
         return EXIT_OK
     print(folder.table(metric))
@@ -973,6 +965,14 @@ def _epochs(text: str) -> int:
     return value
 
 
+def _scheduler(text: str) -> str:
+    """A Dask scheduler's address: ``[PROTOCOL://]HOST:PORT`` (tcp unless said)."""
+    match = re.fullmatch(r"(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):(\d{1,5})", text)
+    if match is None or not 0 < int(match[3]) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a scheduler address such as tcp://127.0.0.1:8786, got {text!r}")
+    return text if match[1] else "tcp://" + text
+
+
 def _label(text: str) -> str | int:
     """A CSV label column: an index (``0``, ``-1``) or a header name."""
     try:
@@ -1159,9 +1159,11 @@ def _add_sweep(commands: Any, common: dict) -> None:
     p.add_argument("base", metavar="BASE", help="the base spec (.json, .yaml)")
     p.add_argument("grid", metavar="GRID", help='paths → lists of values (.json, .yaml): {"layers[0].neurons": [16, 32]}')
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="folder for variant-NNNN.json (one per valid variant), index.csv and index.json")
+                   help="folder for variant-NNNN.json (one per valid variant), index.csv, index.json and sweep.json; "
+                        "a DIR holding a run of the same sweep is continued (variants trained ok are kept)")
     p.add_argument("--force", action="store_true",
-                   help="write into a non-empty DIR (files of an earlier sweep there are removed first)")
+                   help="write into a non-empty DIR (files of an earlier sweep there are removed first, "
+                        "even a run of the same sweep)")
     p.add_argument("--samples", type=_positive_int, metavar="N", help="N distinct combinations drawn at random")
     p.add_argument("--seed", type=int, metavar="S", help="seed of the draw (default: a different draw each run)")
     p.add_argument("--max-variants", type=_positive_int, metavar="N", default=DEFAULT_LIMITS.max_variants,
@@ -1172,6 +1174,11 @@ def _add_sweep(commands: Any, common: dict) -> None:
                    help="sort the results by this (default: val_loss when measured, else loss)")
     p.add_argument("--epochs", type=_epochs, metavar="N",
                    help="train for N epochs instead of each variant's train.epochs (the written specs keep theirs)")
+    p.add_argument("--workers", type=_positive_int, metavar="N", default=1,
+                   help="train N variants at a time on a local Dask cluster of N processes (default 1: one after "
+                        "another in this process; needs netspec[dask])")
+    p.add_argument("--scheduler", type=_scheduler, metavar="tcp://HOST:PORT",
+                   help="train on the existing Dask cluster whose scheduler is at this address")
     p.set_defaults(run=cmd_sweep)
 
 

@@ -277,4 +277,4 @@ def test_a_sweep_folder_holding_only_a_killed_sweeps_temporary_file_is_empty(tmp
     grid = tmp_path / "grid.json"
     grid.write_text('{"seed": [1]}')
     assert run(capsys, "sweep", XOR, grid, "--out", out)[0] == 0
-    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "variant-0001.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "sweep.json", "variant-0001.json"]

@@ -214,7 +214,7 @@ def test_cli_writes_a_spec_per_valid_variant_and_an_index(tmp_path, capsys):
     code, stdout, _ = run(capsys, "sweep", XOR, grid, "--out", out)
     assert code == 0
     assert stdout.splitlines()[0] == f"{out}: 2 variants, 1 valid, 1 invalid (index.csv)"
-    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "variant-0002.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "sweep.json", "variant-0002.json"]
     expected = netspec.load(XOR).replace("layers[0].neurons", 8).replace("layers[1].in_features", 8)
     assert (out / "variant-0002.json").read_text() == expected.to_json()
     assert read_csv(out / "index.csv") == [
@@ -255,7 +255,8 @@ def test_cli_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
     write(grid, {"seed": [7]})
     assert run(capsys, "sweep", XOR, grid, "--out", out, "--force")[0] == 0
     # the earlier sweep's files are gone, the user's file is kept
-    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "notes.txt", "variant-0001.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "notes.txt", "sweep.json",
+                                                     "variant-0001.json"]
 
 
 def test_cli_train_writes_results_sorted_best_first(tmp_path, capsys):
@@ -334,8 +335,8 @@ def test_an_interrupted_sweep_leaves_only_whole_files(tmp_path, capsys, monkeypa
     out = tmp_path / "out"
     code, _, err = run(capsys, "sweep", XOR, grid, "--out", out, "--train", "--epochs", 2)
     assert code == 130 and "interrupted after 2 variants of 3" in err
-    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "results.csv", "variant-0001.json",
-                                                     "variant-0002.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.json", "results.csv", "sweep.json",
+                                                     "variant-0001.json", "variant-0002.json"]
     assert netspec.load(out / "variant-0002.json").seed == 2
     assert [row["name"] for row in read_csv(out / "index.csv")] == ["variant-0001", "variant-0002"]
     index = json.loads((out / "index.json").read_text())
