@@ -36,11 +36,18 @@ of inputs (n, k), per position of a sequence or an image (n, ..., k).
     right answer, 0; that warning is silenced.
     """
     with np.errstate(over="ignore"):
-        exp_values = inputs - np.max(inputs, axis=-1, keepdims=True)
-        if exp_values.dtype.kind != "f":  # integer inputs: exp is float64, as np.exp gives
-            exp_values = exp_values.astype(np.float64)
-        np.exp(exp_values, out=exp_values)
-    exp_values /= np.sum(exp_values, axis=-1, keepdims=True)
+        return _softmax_unguarded(inputs)
+
+
+def _softmax_unguarded(inputs: np.ndarray) -> np.ndarray:
+    """:func:`softmax` under the caller's floating-point error state: the
+    training step's, which ignores overflow (its finiteness check reports
+    what matters), saves entering one per call. The same values."""
+    exp_values = inputs - np.maximum.reduce(inputs, axis=-1, keepdims=True)
+    if exp_values.dtype.kind != "f":  # integer inputs: exp is float64, as np.exp gives
+        exp_values = exp_values.astype(np.float64)
+    np.exp(exp_values, out=exp_values)
+    exp_values /= np.add.reduce(exp_values, axis=-1, keepdims=True)
     return exp_values
 
 
@@ -165,6 +172,10 @@ class Softmax(Activation):
     """``output = exp(x - max(x)) / sum(exp(x - max(x)))`` along the last axis
     (per row of inputs (n, k); per position for (n, ..., k)).
 
+    In training (``training=True``, which the training step runs under an
+    error state that ignores overflow) the overflow of a row spanning more
+    than the float range is left to the caller's error state.
+
     Backward is the Jacobian-vector product of each row, ``J = diag(y) - y yᵀ``
     applied to ``dvalues``, vectorized over rows:
     ``dinputs = y * (dvalues - sum(dvalues * y, axis=-1, keepdims=True))``.
@@ -175,7 +186,7 @@ class Softmax(Activation):
 
     def forward(self, inputs: np.ndarray, training: bool = False) -> np.ndarray:
         self.inputs = inputs
-        self.output = softmax(inputs)
+        self.output = _softmax_unguarded(inputs) if training else softmax(inputs)
         return self.output
 
     def backward(self, dvalues: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ from numbers import Real
 import numpy as np
 
 State = dict[str, "np.ndarray | int | float"]
+SMALL = 16384  # arrays of up to this many values take a temporary in Optimizer._descend (128 KiB in float64)
 
 
 def _finite(value: object) -> bool:
@@ -67,6 +68,11 @@ def _check_gradients(parameters: list[np.ndarray], gradients: list[np.ndarray]) 
             f"step received {len(parameters)} parameters but {len(gradients)} gradients; "
             "pass one gradient per parameter, in the same order"
         )
+    for parameter, gradient in zip(parameters, gradients):
+        if parameter.shape != gradient.shape:
+            break
+    else:
+        return
     for index, (parameter, gradient) in enumerate(zip(parameters, gradients)):
         if parameter.shape != gradient.shape:
             raise ValueError(
@@ -121,25 +127,40 @@ class Optimizer:
         """Update every array of ``parameters`` in place from ``gradients``
         (same length, same shapes, same order on every step)."""
         _check_gradients(parameters, gradients)
-        if not self.slots:
-            self.slots = {name: [np.full_like(p, self.initial_slot_value) for p in parameters]
-                          for name in self.slot_names}
-        self._check_slots(self.slots, parameters)
         learning_rate = self.last_learning_rate = self.current_learning_rate
-        for index, (parameter, gradient) in enumerate(zip(parameters, gradients)):
-            self.update(parameter, gradient, learning_rate, *(self.slots[name][index] for name in self.slot_names))
+        update = self.update
+        if self.slot_names:
+            if not self.slots:
+                self.slots = {name: [np.full_like(p, self.initial_slot_value) for p in parameters]
+                              for name in self.slot_names}
+            self._check_slots(self.slots, parameters)
+            for parameter, gradient, *slots in zip(parameters, gradients, *(self.slots[n] for n in self.slot_names)):
+                update(parameter, gradient, learning_rate, *slots)
+        else:  # plain SGD: no per-array state
+            for parameter, gradient in zip(parameters, gradients):
+                update(parameter, gradient, learning_rate)
         self.iterations += 1
 
     def update(self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, *slots: np.ndarray) -> None:
         """Change ``parameter`` and its ``slots`` (in ``slot_names`` order) in place."""
         raise NotImplementedError
 
+    def _descend(self, parameter: np.ndarray, direction: np.ndarray, learning_rate: float) -> None:
+        """``parameter -= learning_rate * direction``, in place. An array of up
+        to ``SMALL`` values takes a fresh temporary, which costs less than
+        finding the scratch array (a few µs a step on a small net); a larger
+        one goes through the scratch array. The same values either way."""
+        if parameter.size <= SMALL:
+            parameter -= learning_rate * direction
+        else:
+            parameter -= np.multiply(learning_rate, direction, out=self._scratch(parameter))
+
     def _scratch(self, like: np.ndarray, number: int = 0) -> np.ndarray:
         """A work array shaped like ``like`` for an update's intermediate values.
 
         One flat buffer per ``number`` and dtype, as large as the largest
         parameter, is reused for every parameter and step, so that a step
-        allocates nothing: a fresh weight-sized temporary per update was a
+        allocates no large array: a fresh weight-sized temporary per update was a
         large share of a big network's step. The next call with the same
         ``number`` overwrites it."""
         key = (like.dtype, number)
@@ -242,19 +263,19 @@ class SGD(Optimizer):
     def update(
         self, parameter: np.ndarray, gradient: np.ndarray, learning_rate: float, buffer: np.ndarray | None = None
     ) -> None:
-        step = self._scratch(parameter)
         if buffer is None:
-            parameter -= np.multiply(learning_rate, gradient, out=step)
+            self._descend(parameter, gradient, learning_rate)
         elif self.momentum_buffer == "steps":
-            self._update_steps(parameter, gradient, learning_rate, buffer, step)
+            self._update_steps(parameter, gradient, learning_rate, buffer, self._scratch(parameter))
         else:
             buffer *= self.momentum
             buffer += gradient
             if self.nesterov:  # direction = g + μ * buf
+                step = self._scratch(parameter)
                 np.add(gradient, np.multiply(self.momentum, buffer, out=step), out=step)
                 parameter -= np.multiply(learning_rate, step, out=step)
             else:
-                parameter -= np.multiply(learning_rate, buffer, out=step)
+                self._descend(parameter, buffer, learning_rate)
 
     def __repr__(self) -> str:
         shown = super().__repr__()

@@ -46,6 +46,7 @@ import numpy as np
 from ..errors import DataError, NetspecError
 from . import threads as blas
 from .clipping import Clipping
+from .losses import mean
 from .metrics import METRICS, accuracy, mean_absolute_error  # noqa: F401 -- accuracy, mean_absolute_error: public here
 from .schedules import ReduceOnPlateau
 
@@ -176,7 +177,7 @@ def weighted_loss(loss: Any, output: np.ndarray, targets: np.ndarray, weights: n
     """The mean loss, or with ``weights`` the mean of each sample's loss times its weight."""
     if weights is None:
         return loss.calculate(output, targets)
-    return float(np.mean(loss.forward(output, targets) * weights))
+    return mean(loss.forward(output, targets) * weights)
 
 
 def sample_weights(targets: np.ndarray, task: str, classes: int, class_weight: dict[int, float] | None,
@@ -375,8 +376,19 @@ def all_finite(array: np.ndarray) -> bool:
 
 def check_finite(pipeline: Any, loss: float, gradients: list[np.ndarray], epoch: int, batch: int) -> None:
     """Stop with a clear error if the loss or a gradient is NaN or infinite."""
-    if math.isfinite(loss) and all(all_finite(g) for g in gradients):
-        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        _check_finite(pipeline, loss, gradients, epoch, batch)
+
+
+def _check_finite(pipeline: Any, loss: float, gradients: list[np.ndarray], epoch: int, batch: int) -> None:
+    """:func:`check_finite` under the caller's error state (overflow ignored)."""
+    if math.isfinite(loss):
+        for gradient in gradients:  # all_finite, inlined: this runs on every step
+            flat = gradient.reshape(-1)
+            if not math.isfinite(np.dot(flat, flat)) and not np.isfinite(gradient).all():
+                break
+        else:
+            return
     raise TrainingError(
         f"training diverged at epoch {epoch}, batch {batch}: the loss is {loss} and non-finite values first "
         f"appear in {first_non_finite(pipeline, loss)}; the parameters from the last finite step are kept "
@@ -473,13 +485,14 @@ def _epoch(pipeline: Any, X: np.ndarray, targets: np.ndarray, weights: np.ndarra
     order = pipeline.state.shuffle_rng.permutation(len(X)) if config.shuffle else np.arange(len(X))
     batches = range(0, len(X), size)
     progress.start_epoch(epoch, len(X))
-    for number, start in enumerate(batches, 1):
-        rows = order[start:start + size]
-        train_step(pipeline, X[rows], targets[rows], epoch, number,
-                   weights=weights[rows] if weights is not None else None, config=config)
-        progress.batch(epoch, number, len(batches), len(rows), len(X))
-        if stop is not None and stop():
-            return {"epoch": epoch, "batch": number, "batches": len(batches)}
+    with np.errstate(over="ignore", invalid="ignore"):  # once per epoch: entering one costs about a µs
+        for number, start in enumerate(batches, 1):
+            rows = order[start:start + size]
+            _step(pipeline, X[rows], targets[rows], epoch, number, weights[rows] if weights is not None else None,
+                  config.clipping)
+            progress.batch(epoch, number, len(batches), len(rows), len(X))
+            if stop is not None and stop():
+                return {"epoch": epoch, "batch": number, "batches": len(batches)}
     return None
 
 
@@ -490,15 +503,21 @@ def train_step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int = 0
     given), optimiser update. ``weights``: one per sample, for a weighted
     loss. Returns the batch loss, penalties included. Overflow is not warned
     about: it is caught and reported by the finiteness check."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        output = pipeline.run(X, training=True)
-        loss = weighted_loss(pipeline.loss_function, output, targets, weights)
-        if pipeline.regularized:
-            loss += pipeline.regularization_loss()
-        pipeline.backward(targets, weights)
-    gradients = pipeline.gradients()
-    check_finite(pipeline, loss, gradients, epoch, batch)
     clipping = (config if config is not None else pipeline.training).clipping
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _step(pipeline, X, targets, epoch, batch, weights, clipping)
+
+
+def _step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int, batch: int, weights: np.ndarray | None,
+          clipping: Clipping | None) -> float:
+    """:func:`train_step` under the caller's error state, which ignores overflow."""
+    output = pipeline.run(X, training=True)
+    loss = weighted_loss(pipeline.loss_function, output, targets, weights)
+    if pipeline.regularized:
+        loss += pipeline.regularization_loss()
+    pipeline.backward(targets, weights)
+    gradients = pipeline.gradients()
+    _check_finite(pipeline, loss, gradients, epoch, batch)
     if clipping is not None:
         clipping(gradients)
     pipeline.optimizer.step(pipeline.parameters(), gradients)

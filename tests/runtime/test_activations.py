@@ -100,6 +100,18 @@ def test_softmax_huge_inputs():
     np.testing.assert_array_equal(output, [[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
 
 
+def test_softmax_in_training_leaves_the_error_state_to_the_caller():
+    # The training step ignores overflow around every layer, so softmax does not enter its own error state
+    # there: the same values, and a caller that raises on overflow sees it.
+    huge = np.array([[1e308, 0.0, -1e308]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(Softmax().forward(huge, training=True), [[1.0, 0.0, 0.0]])
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        Softmax().forward(huge, training=True)
+    inputs = np.random.default_rng(3).normal(size=(6, 4))
+    np.testing.assert_array_equal(Softmax().forward(inputs, training=True), Softmax().forward(inputs))
+
+
 def test_linear_is_identity():
     inputs = np.array([[-1.0, 2.0]])
     output, dinputs = forward_backward(Linear(), inputs, [[3.0, 4.0]])

@@ -11,6 +11,8 @@ from netspec.runtime.losses import (
     CategoricalCrossentropy,
     MeanAbsoluteError,
     MeanSquaredError,
+    _clip,
+    mean,
     sigmoid_binary_crossentropy_backward,
     softmax_crossentropy_backward,
 )
@@ -198,3 +200,26 @@ def test_table_and_reprs():
     assert repr(MeanSquaredError()) == "MeanSquaredError()"
     assert repr(CategoricalCrossentropy(from_logits=True)) == "CategoricalCrossentropy(from_logits=True)"
     assert repr(BinaryCrossentropy()) == "BinaryCrossentropy(from_logits=False)"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_and_clip_are_numpys_bit_for_bit(dtype):
+    rng = np.random.default_rng(5)
+    for size in [*range(1, 70), 255, 256, 1000, 4097]:
+        values = (rng.normal(size=size) * rng.uniform(0.1, 1e3)).astype(dtype)
+        assert mean(values) == float(np.mean(values))
+        assert mean(values.reshape(1, -1)) == float(np.mean(values.reshape(1, -1)))
+        probabilities = rng.uniform(-0.5, 1.5, size).astype(dtype)
+        probabilities[::5] = np.nan
+        np.testing.assert_array_equal(_clip(probabilities), np.clip(probabilities, 1e-7, 1 - 1e-7))
+
+
+@pytest.mark.parametrize("rows", [1, 32, 300])
+def test_cce_and_its_fused_gradient_are_the_tutorials_bit_for_bit(rows):
+    rng = np.random.default_rng(rows)
+    probabilities, labels = softmax(rng.normal(size=(rows, 7)) * 5), rng.integers(0, 7, rows)
+    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    assert CategoricalCrossentropy().calculate(probabilities, labels) == np.mean(-np.log(clipped[range(rows), labels]))
+    expected = probabilities.copy()
+    expected[range(rows), labels] -= 1
+    np.testing.assert_array_equal(softmax_crossentropy_backward(probabilities, labels), expected / rows)

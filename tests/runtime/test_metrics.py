@@ -67,3 +67,19 @@ def test_evaluate_and_history_report_them_under_their_names():
     assert ns.validate(stopping).ok
     unmeasured = {**spec, "train": {**spec["train"], "metrics": [], "early_stopping": {"monitor": "val_f1"}}}
     assert [d.code for d in ns.validate(unmeasured).errors] == ["monitor-not-measured"]
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_every_metric_is_a_plain_float_as_histories_write_them(name):
+    # History.as_csv writes repr(value): a NumPy scalar would be written as np.float64(...).
+    task = "regression" if name == "mae" else "categorical"
+    targets = SCORES if task == "regression" else TRUTH
+    value = METRICS[name](SCORES, targets, task, False, 2)
+    assert type(value) is float
+
+
+def test_accuracy_is_numpys_mean_of_the_hits():
+    rng = np.random.default_rng(0)
+    for rows in (1, 7, 300, 1001):
+        scores, truth = rng.random((rows, 4)), rng.integers(0, 4, rows)
+        assert METRICS["accuracy"](scores, truth, "categorical") == float(np.mean(np.argmax(scores, axis=1) == truth))

@@ -404,3 +404,23 @@ def test_scratch_buffers_do_not_change_results_across_parameter_sizes():
             optimizer.step([parameter], [gradient])
     for a, b in zip(parameters, separate):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (128, 128), (200, 300)], ids=["small", "at-the-limit", "large"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_steps_are_the_formula_bit_for_bit_small_or_large(shape, dtype):
+    # Arrays up to SMALL values take a temporary, larger ones the scratch array: the same values.
+    rng = np.random.default_rng(4)
+    p, g = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    plain, momentum = p.copy(), p.copy()
+    buffer = np.zeros_like(p)
+    plain_sgd, momentum_sgd = SGD(learning_rate=0.1), SGD(learning_rate=0.1, momentum=0.9)
+    for _ in range(2):
+        expected = p - np.multiply(0.1, g)
+        buffer = 0.9 * buffer + g
+        expected_momentum = momentum - np.multiply(0.1, buffer)
+        plain_sgd.step([plain], [g])
+        momentum_sgd.step([momentum], [g])
+        np.testing.assert_array_equal(plain, expected)
+        np.testing.assert_array_equal(momentum, expected_momentum)
+        p = expected

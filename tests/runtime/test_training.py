@@ -8,7 +8,7 @@ import pytest
 
 import netspec
 from netspec.runtime.gradcheck import numerical_gradient
-from netspec.runtime.training import TrainingError, all_finite
+from netspec.runtime.training import TrainingError, all_finite, train_step
 
 
 def classifier(**train):
@@ -128,6 +128,23 @@ def test_non_finite_loss_stops_with_epoch_batch_and_layer_and_keeps_parameters()
     assert re.match(r"training diverged at epoch \d+, batch \d+: the loss is (inf|nan)", message)
     assert "first appear in the loss" in message or "dense_1" in message
     assert all(np.all(np.isfinite(p)) for p in pipeline.parameters())
+
+
+def test_a_non_finite_gradient_with_a_finite_loss_stops_before_the_update():
+    # Batch 1 (zeros) moves nothing; batch 2's products overflow only in the weight gradient
+    # (1e308 + 1e308, from outputs of about 1): the loss stays finite.
+    spec = {"input": {"features": 1}, "seed": 0, "layers": [{"type": "dense", "neurons": 1}], "loss": "mse",
+            "train": {"optimizer": {"type": "sgd", "learning_rate": 0.1}, "shuffle": False, "batch_size": 2}}
+    X, y = np.array([[0.0], [0.0], [1e308], [1e308]]), np.zeros((4, 1))
+    pipeline, reference = netspec.compile(spec), netspec.compile(spec)
+    for network in (pipeline, reference):
+        network.layers[0].weights[...] = 1e-308
+    train_step(reference, X[:2], y[:2])  # what batch 1 leaves
+    with pytest.raises(TrainingError, match=r"training diverged at epoch 1, batch 2: the loss is 0\.99\d* and non-finite "
+                                            r"values first appear in the gradients of layer dense_1"):
+        pipeline.fit(X, y, verbose=0, epochs=1)
+    for kept, expected in zip(pipeline.parameters(), reference.parameters()):
+        np.testing.assert_array_equal(kept, expected)
 
 
 def test_non_finite_output_names_the_first_layer():
