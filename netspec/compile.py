@@ -86,6 +86,7 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     """Build the runtime objects of every step of ``shapes`` and the loss."""
     import numpy as np
 
+    from .runtime.flat import pack
     from .runtime.pipeline import Pipeline
 
     assert not shapes.errors, "compile needs a spec without errors"
@@ -102,10 +103,13 @@ def build_pipeline(spec: Spec, shapes: Shapes) -> Pipeline:
     train = spec.train if spec.train is not None else Train()
     optimizer_spec = train.optimizer if train.optimizer is not None else DEFAULT_OPTIMIZER
     optimizer = REGISTRY.get("optimizer", optimizer_spec.type).build(optimizer_spec)
-    return Pipeline(layers, loss, input_shape=shapes.input_shape, output_shape=shapes.output_shape, dtype=dtype,
-                    task=task_of(spec, shapes), spec=spec.to_dict(), summary=shapes.table(),
-                    warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train),
-                    graph=wiring(shapes) if shapes.graph else None, random=rng)
+    flat = pack(layers, dtype)  # before anyone holds the layers' arrays
+    pipeline = Pipeline(layers, loss, input_shape=shapes.input_shape, output_shape=shapes.output_shape, dtype=dtype,
+                        task=task_of(spec, shapes), spec=spec.to_dict(), summary=shapes.table(),
+                        warnings=shapes.warnings, optimizer=optimizer, training=training_config(spec, train),
+                        graph=wiring(shapes) if shapes.graph else None, random=rng)
+    pipeline.flat = flat
+    return pipeline
 
 
 def wiring(shapes: Shapes) -> Any:

@@ -88,11 +88,18 @@ class Dense(Regularized):
         """The parameter gradients alone: what the first layer of a network
         needs, where nothing uses the gradient w.r.t. the data."""
         inputs = self.inputs
-        dtype = dvalues.dtype if inputs.dtype == dvalues.dtype else np.result_type(inputs, dvalues)
-        dweights = _reusable(getattr(self, "dweights", None), (inputs.shape[1], dvalues.shape[1]), dtype)
+        dtype = dvalues.dtype
+        if inputs.dtype != dtype:
+            dtype = np.result_type(inputs, dvalues)
+        shape = (inputs.shape[1], dvalues.shape[1])
+        dweights = getattr(self, "dweights", None)  # _reusable, inlined: this runs on every step
+        if dweights is None or dweights.shape != shape or dweights.dtype != dtype:
+            dweights = np.empty(shape, dtype)
         self.dweights = np.matmul(inputs.T, dvalues, out=dweights)
         if self.bias is not None:
-            dbiases = _reusable(getattr(self, "dbiases", None), (1, dvalues.shape[1]), dvalues.dtype)
+            dbiases = getattr(self, "dbiases", None)
+            if dbiases is None or dbiases.shape != (1, shape[1]) or dbiases.dtype != dvalues.dtype:
+                dbiases = np.empty((1, shape[1]), dvalues.dtype)
             self.dbiases = np.add.reduce(dvalues, axis=0, keepdims=True, out=dbiases)  # np.sum, without its overhead
         if self.regularizer is not None or self.bias_regularizer is not None:
             self._penalize()

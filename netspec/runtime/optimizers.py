@@ -277,6 +277,20 @@ class SGD(Optimizer):
             else:
                 self._descend(parameter, buffer, learning_rate)
 
+    def step_contiguous(self, parameters: np.ndarray, gradients: np.ndarray) -> None:
+        """:meth:`step` for every parameter held in the one array ``parameters``
+        (and every gradient in ``gradients``, at the same positions), in one
+        update: without momentum the rule is elementwise, so the values are
+        those of :meth:`step` on the separate arrays, bit for bit. The
+        training step uses it on a small net's buffer (:mod:`netspec.runtime.flat`)."""
+        if self.slot_names:
+            raise ValueError("step_contiguous is plain SGD's (momentum=0): momentum buffers are kept per parameter")
+        if parameters.shape != gradients.shape:
+            raise ValueError(f"gradients have shape {gradients.shape} but parameters have shape {parameters.shape}")
+        learning_rate = self.last_learning_rate = self.current_learning_rate
+        self._descend(parameters, gradients, learning_rate)
+        self.iterations += 1
+
     def __repr__(self) -> str:
         shown = super().__repr__()
         return shown if self.momentum_buffer == "gradients" else f"{shown[:-1]}, momentum_buffer='steps')"

@@ -66,7 +66,10 @@ class Pipeline:
     canonical spec as a plain dict. ``optimizer`` and ``training`` come from
     the spec's ``train`` section (Adam and the defaults when it has none).
     ``random`` is the spec's random source, which drew the weights and draws
-    dropout's masks in training (None when built by hand).
+    dropout's masks in training (None when built by hand). ``flat``: for a
+    small net of dense layers compiled from a spec, its parameters' and
+    gradients' buffers (:mod:`netspec.runtime.flat`), which let a training
+    step check and update them in one operation each; None otherwise.
     """
 
     def __init__(self, layers: Sequence[Any], loss_function: Any | None, *, input_shape: tuple[int, ...] | None,
@@ -81,6 +84,7 @@ class Pipeline:
         self.training = training
         self.state = TrainingState()
         self.random = random
+        self.flat = None  # a small dense net's buffers (netspec.runtime.flat), set by compile
         # True when a layer has a weight penalty (then losses add regularization_loss()); each step reads it.
         self.regularized = any(getattr(layer, "regularizer", None) is not None
                                or getattr(layer, "bias_regularizer", None) is not None for layer in self.layers)
@@ -136,7 +140,8 @@ class Pipeline:
             output = layer.forward(output, training=training)
         return output
 
-    def backward(self, targets: np.ndarray, weights: np.ndarray | None = None) -> None:
+    def backward(self, targets: np.ndarray, weights: np.ndarray | None = None,
+                 positions: np.ndarray | None = None) -> None:
         """Backpropagate the mean loss of the last forward pass against checked
         ``targets``: every layer's parameter gradients, and ``dinputs`` of all
         but the first layer, are set. (The gradient w.r.t. the data is never
@@ -148,13 +153,16 @@ class Pipeline:
 
         A network ending in softmax + categorical cross-entropy (or sigmoid +
         binary cross-entropy) uses the fused gradient ``(p − y)/n``. A graph
-        sums the gradients where an output fans out to several layers."""
+        sums the gradients where an output fans out to several layers.
+        ``positions``: the labels' positions the loss used
+        (:func:`~netspec.runtime.losses.label_positions`), for the fused
+        softmax gradient of a chain, which then does not compute them again."""
         if self.graph is not None:
             return self.graph.backward(self.layers, self.loss_function, targets, FUSED, weights)
         last = self.layers[-1]
         fused = FUSED.get((type(last), type(self.loss_function)))
         if fused is not None and not self.loss_function.from_logits:
-            dvalues = fused(last.output, targets)
+            dvalues = fused(last.output, targets) if positions is None else fused(last.output, targets, positions)
             last.dinputs = dvalues = dvalues * weights[:, None] if weights is not None else dvalues
             layers = self.layers[:-1]
         else:

@@ -45,9 +45,11 @@ import numpy as np
 
 from ..errors import DataError, NetspecError
 from . import threads as blas
+from .activations import Softmax
 from .clipping import Clipping
-from .losses import mean
+from .losses import CategoricalCrossentropy, label_positions, mean, picked_crossentropy
 from .metrics import METRICS, accuracy, mean_absolute_error  # noqa: F401 -- accuracy, mean_absolute_error: public here
+from .optimizers import SGD
 from .schedules import ReduceOnPlateau
 
 MINIMISED = ("loss", "mae")
@@ -510,15 +512,45 @@ def train_step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int = 0
 
 def _step(pipeline: Any, X: np.ndarray, targets: np.ndarray, epoch: int, batch: int, weights: np.ndarray | None,
           clipping: Clipping | None) -> float:
-    """:func:`train_step` under the caller's error state, which ignores overflow."""
+    """:func:`train_step` under the caller's error state, which ignores overflow.
+
+    A chain ending in softmax + categorical cross-entropy with class labels
+    finds the labels' positions once, for the loss and the fused gradient.
+    When the layers' arrays are still the views of a compiled small net's
+    two buffers (:mod:`netspec.runtime.flat`), one dot product checks every
+    gradient and plain SGD updates every parameter at once; the same values."""
     output = pipeline.run(X, training=True)
-    loss = weighted_loss(pipeline.loss_function, output, targets, weights)
+    loss_function = pipeline.loss_function
+    if (targets.ndim == 1 and type(loss_function) is CategoricalCrossentropy and not loss_function.from_logits
+            and pipeline.graph is None and pipeline.layers and type(pipeline.layers[-1]) is Softmax):
+        positions = label_positions(output, targets)
+        losses = picked_crossentropy(output, positions)
+        loss = mean(losses if weights is None else losses * weights)
+    else:
+        positions = None
+        loss = weighted_loss(loss_function, output, targets, weights)
     if pipeline.regularized:
         loss += pipeline.regularization_loss()
-    pipeline.backward(targets, weights)
-    gradients = pipeline.gradients()
-    _check_finite(pipeline, loss, gradients, epoch, batch)
-    if clipping is not None:
-        clipping(gradients)
-    pipeline.optimizer.step(pipeline.parameters(), gradients)
+    if positions is None:
+        pipeline.backward(targets, weights)
+    else:
+        pipeline.backward(targets, weights, positions)
+    flat = getattr(pipeline, "flat", None)
+    if flat is not None and flat.intact(pipeline.layers):  # the lists are the views, in the same order
+        parameters, gradients = flat.parameter_views, flat.gradient_views
+        every = flat.gradients
+        if not (math.isfinite(loss) and math.isfinite(np.dot(every, every))):  # all_finite, inlined
+            _check_finite(pipeline, loss, [every], epoch, batch)
+        if clipping is not None:
+            clipping(gradients)
+        optimizer = pipeline.optimizer
+        if type(optimizer) is SGD and not optimizer.slot_names:  # elementwise: one update of the whole buffer
+            optimizer.step_contiguous(flat.parameters, every)
+            return loss
+    else:
+        parameters, gradients = pipeline.parameters(), pipeline.gradients()
+        _check_finite(pipeline, loss, gradients, epoch, batch)
+        if clipping is not None:
+            clipping(gradients)
+    pipeline.optimizer.step(parameters, gradients)
     return loss
