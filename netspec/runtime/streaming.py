@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 from typing import Any, Callable, Iterator, TextIO
 
 import numpy as np
@@ -50,14 +49,13 @@ from ..errors import DataError
 from . import threads as blas
 from .checks import as_sample_weights
 from .metrics import METRICS, _mean_ratio
-from .schedules import ReduceOnPlateau
 from .training import (
     History,
     Progress,
-    Stopper,
     TrainingConfig,
     TrainingError,
     _check_monitors,
+    run_epochs,
     sample_weights,
     train_step,
     weighted_loss,
@@ -349,45 +347,12 @@ def fit(pipeline: Any, X: Any, y: Any, config: TrainingConfig, *, verbose: int =
     else:
         validating, training_rows = (validation.samples if validation is not None else 0), rows.samples
     _check_monitors(config, validating)
-    state = pipeline.state
-    if state.shuffle_rng is None:
-        state.shuffle_rng = np.random.default_rng(config.seed)
-    optimizer = pipeline.optimizer
-    base = getattr(optimizer, "initial_learning_rate", getattr(optimizer, "learning_rate", None))
-    plateau = config.schedule if isinstance(config.schedule, ReduceOnPlateau) else None
-    if plateau is not None and state.schedule is None:
-        state.schedule = plateau.start(base)
-    records_rate = config.schedule is not None or getattr(optimizer, "decay", 0) > 0
-    size = config.batch_size
     first = checked_rows(pipeline, read(X, 0, 1), 0)
-    count = blas.choose(blas.step_work(pipeline, first, min(size, training_rows), training=True), threads)
-    history = History(monitor=config.early_stopping.monitor if config.early_stopping else None)
-    stopper = Stopper(config.early_stopping, pipeline.parameters()) if config.early_stopping else None
-    with blas.blas_threads(count), Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream) as progress:
-        for _ in range(config.epochs):
-            if config.schedule is not None:
-                optimizer.learning_rate = config.schedule.rate(base, state.epoch, state.schedule)
-            state.epoch += 1
-            started = time.perf_counter()
-            history.interrupted = _epoch(pipeline, rows, training_rows, config, progress, stop)
-            logs = _epoch_values(pipeline, rows, validation, config)
-            if records_rate:
-                logs["learning_rate"] = optimizer.last_learning_rate
-            history.record(state.epoch, logs)
-            progress.epoch(state.epoch, logs, training_rows, time.perf_counter() - started)
-            if on_epoch is not None:
-                on_epoch(state.epoch, logs)
-            if plateau is not None:
-                plateau.update(state.schedule, logs)
-            if stopper is not None and stopper.update(state.epoch, logs):
-                history.stopped_early = True
-            if history.stopped_early or history.interrupted:
-                break
-    if stopper is not None:
-        history.best_epoch = stopper.best_epoch
-        if stopper.restore() and stopper.best_epoch != history.epochs[-1]:
-            history.restored_epoch = stopper.best_epoch
-    return history
+    count = blas.choose(blas.step_work(pipeline, first, min(config.batch_size, training_rows), training=True), threads)
+    return run_epochs(pipeline, config, training_rows, count,
+                      lambda progress: _epoch(pipeline, rows, training_rows, config, progress, stop),
+                      lambda: _epoch_values(pipeline, rows, validation, config),
+                      verbose=verbose, stream=stream, on_epoch=on_epoch)
 
 
 def _epoch(pipeline: Any, rows: Rows, samples: int, config: TrainingConfig, progress: Progress,

@@ -424,6 +424,38 @@ def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfi
     weights = sample_weights(y_train, pipeline.task, pipeline.output_features, config.class_weight, w_train)
     weights = weights.astype(pipeline.dtype, copy=False) if weights is not None else None
     _check_monitors(config, len(X_val))
+    regularized = pipeline.regularized
+    size = config.batch_size or len(X_train)
+    count = blas.choose(blas.step_work(pipeline, X_train, min(size, len(X_train)), training=True), threads)
+
+    def train(progress: Progress) -> dict[str, int] | None:
+        return _epoch(pipeline, X_train, y_train, weights, size, config, progress, stop)
+
+    def evaluate() -> dict[str, float]:
+        penalty = pipeline.regularization_loss() if regularized else None
+        logs = metric_values(pipeline, pipeline.run(X_train), y_train, config.metrics, top_k=config.top_k,
+                             weights=weights, regularization=penalty)
+        if len(X_val):
+            logs.update(metric_values(pipeline, pipeline.run(X_val), y_val, config.metrics, "val_",
+                                      top_k=config.top_k, regularization=penalty))
+        return logs
+
+    return run_epochs(pipeline, config, len(X_train), count, train, evaluate, verbose=verbose, stream=stream,
+                      on_epoch=on_epoch)
+
+
+def run_epochs(pipeline: Any, config: TrainingConfig, samples: int, threads: int,
+               train: Callable[[Progress], dict[str, int] | None], evaluate: Callable[[], dict[str, float]], *,
+               verbose: int = 1, stream: TextIO | None = None,
+               on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> History:
+    """The epoch loop of every ``fit`` (in memory, and chunk by chunk in
+    :mod:`netspec.runtime.streaming`): for each of ``config.epochs`` epochs,
+    the schedule's learning rate, ``train(progress)`` (one pass over the
+    ``samples`` training rows; where it stopped, or None), ``evaluate()`` (the
+    epoch's loss and metrics), the history, the progress line, ``on_epoch``,
+    the plateau and early stopping; with ``threads`` BLAS threads. The
+    shuffle generator and a plateau's state live on ``pipeline.state``, so a
+    second call or a resumed checkpoint continues them."""
     state = pipeline.state
     if state.shuffle_rng is None:
         state.shuffle_rng = np.random.default_rng(config.seed)
@@ -433,28 +465,20 @@ def fit(pipeline: Any, X: np.ndarray, targets: np.ndarray, config: TrainingConfi
     if plateau is not None and state.schedule is None:
         state.schedule = plateau.start(base)
     records_rate = config.schedule is not None or getattr(optimizer, "decay", 0) > 0
-    regularized = pipeline.regularized
-    size = config.batch_size or len(X_train)
-    count = blas.choose(blas.step_work(pipeline, X_train, min(size, len(X_train)), training=True), threads)
     history = History(monitor=config.early_stopping.monitor if config.early_stopping else None)
     stopper = Stopper(config.early_stopping, pipeline.parameters()) if config.early_stopping else None
-    with blas.blas_threads(count), Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream) as progress:
+    with blas.blas_threads(threads), Progress(verbose, state.epoch + 1, state.epoch + config.epochs, stream) as progress:
         for _ in range(config.epochs):
             if config.schedule is not None:
                 optimizer.learning_rate = config.schedule.rate(base, state.epoch, state.schedule)
             state.epoch += 1
             started = time.perf_counter()
-            history.interrupted = _epoch(pipeline, X_train, y_train, weights, size, config, progress, stop)
-            penalty = pipeline.regularization_loss() if regularized else None
-            logs = metric_values(pipeline, pipeline.run(X_train), y_train, config.metrics, top_k=config.top_k,
-                                 weights=weights, regularization=penalty)
-            if len(X_val):
-                logs.update(metric_values(pipeline, pipeline.run(X_val), y_val, config.metrics, "val_",
-                                          top_k=config.top_k, regularization=penalty))
+            history.interrupted = train(progress)
+            logs = evaluate()
             if records_rate:
                 logs["learning_rate"] = optimizer.last_learning_rate
             history.record(state.epoch, logs)
-            progress.epoch(state.epoch, logs, len(X_train), time.perf_counter() - started)
+            progress.epoch(state.epoch, logs, samples, time.perf_counter() - started)
             if on_epoch is not None:
                 on_epoch(state.epoch, logs)
             if plateau is not None:
