@@ -418,13 +418,17 @@ class Interrupt:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     pipeline = api.load_pipeline(args.checkpoint)
-    X, y, source = _checkpoint_data(args, pipeline)
-    X = pipeline.checked(X)
+    X, y, source = _checkpoint_data(args, pipeline, chunked=True)
     if y is None:
         raise DataError(f"{source} has no labels or targets to evaluate against")
     import numpy as np
 
-    with _inference_threads(pipeline, X, args), np.errstate(over="ignore", invalid="ignore"):
+    if _is_chunked(X):  # summed chunk by chunk (netspec.runtime.streaming), each chunk checked at the door
+        threads = _threads_for_rows(pipeline, X, args)
+    else:
+        X = pipeline.checked(X)
+        threads = _inference_threads(pipeline, X, args)
+    with threads, np.errstate(over="ignore", invalid="ignore"):
         results = pipeline.evaluate(X, y, pipeline.reported_metrics)
     bad = [name for name, value in results.items() if not math.isfinite(value)]
     if bad:
@@ -439,10 +443,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _checkpoint_data(args: argparse.Namespace, pipeline: Any) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """``--data``, else the data section of the checkpoint's spec (relative to the checkpoint)."""
+def _checkpoint_data(args: argparse.Namespace, pipeline: Any,
+                     chunked: bool = False) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``--data``, else the data section of the checkpoint's spec (relative to the checkpoint);
+    with ``chunked``, data read in chunks comes as dask arrays (see :func:`_data`)."""
     if args.data is not None:
-        return _data(args.data, None, args.checkpoint, _csv_options(args), _input_names(pipeline))
+        return _data(args.data, None, args.checkpoint, _csv_options(args), _input_names(pipeline), chunked)
     section = api.load(pipeline.spec).data
     if section is None:
         raise DataError(f"{args.checkpoint} has no data section in its spec: pass --data spiral|xor|sine|PATH")
@@ -634,6 +640,16 @@ def _predict_in_chunks(args: argparse.Namespace, pipeline: Any, layout: str) -> 
     if args.out:
         print(f"wrote {count(samples, 'prediction')} to {args.out}")
     return EXIT_OK
+
+
+def _threads_for_rows(pipeline: Any, X: Any, args: argparse.Namespace) -> Any:
+    """The BLAS threads for inference over ``X`` read chunk by chunk: as for one chunk of its rows."""
+    from .runtime import streaming
+    from .runtime import threads as blas
+
+    first = streaming.checked_rows(pipeline, streaming.read(X, 0, 1), 0)
+    rows = int(X.chunks[0][0]) if X.chunks and X.chunks[0] else 1
+    return blas.blas_threads(blas.choose(blas.step_work(pipeline, first, rows, training=False), args.threads))
 
 
 def _is_chunked(X: Any) -> bool:
@@ -877,7 +893,7 @@ def _data(name: str | None, section: Any, spec_file: str, csv: dict[str, Any],
             return (*data.resolve(name, **({"seed": 0} if name.lower() == "spiral" else {})), name)
         if _chunked_source(name):
             if not chunked:
-                raise DataError(f"--data {name} is read in chunks, which only train and predict do; "
+                raise DataError(f"--data {name} is read in chunks, which only train, evaluate and predict do; "
                                 "give this command a data file of at most 1 GiB")
             if csv:
                 raise UsageError(f"--{next(iter(csv)).replace('_', '-')} applies to CSV files, not to {name}")

@@ -214,12 +214,35 @@ def test_cli_predict_interrupted_leaves_no_file(tmp_path, capsys, model, monkeyp
     assert not [name for name in os.listdir(tmp_path) if name.startswith((".p.csv", "p.csv"))]
 
 
-def test_cli_predict_refuses_a_wrong_width_and_other_commands_refuse_chunked_data(tmp_path, capsys, model):
+def test_cli_predict_and_evaluate_refuse_a_wrong_width_and_run_refuses_chunked_data(tmp_path, capsys, model):
     zarr_group(tmp_path / "wide.zarr", np.zeros((20, 4)))
     code, _, err = run(capsys, "predict", model, "--data", tmp_path / "wide.zarr")
     assert code == 1 and "X has 4 columns but the network's input expects 3 features" in err
     code, _, err = run(capsys, "evaluate", model, "--data", tmp_path / "wide.zarr")
-    assert code == 1 and "is read in chunks, which only train and predict do" in err
+    assert code == 1 and "wide.zarr has no labels or targets to evaluate against" in err
+    zarr_group(tmp_path / "wide.zarr", np.zeros((20, 4)), np.zeros(20, dtype=np.int64))
+    code, _, err = run(capsys, "evaluate", model, "--data", tmp_path / "wide.zarr")
+    assert code == 1 and "X has 4 columns but the network's input expects 3 features" in err
+    code, _, err = run(capsys, "run", tmp_path / "spec.json", "--data", tmp_path / "wide.zarr")
+    assert code == 1 and "is read in chunks, which only train, evaluate and predict do" in err
+
+
+def test_cli_evaluate_in_chunks_equals_evaluate_in_memory_and_names_bad_rows(tmp_path, capsys, model):
+    X, y = table(1000, seed=1)
+    np.savez(tmp_path / "test.npz", X=X, y=y)
+    zarr_group(tmp_path / "test.zarr", X, y, rows=300)
+    code, whole, _ = run(capsys, "evaluate", model, "--data", tmp_path / "test.npz", "--format", "json")
+    assert code == 0
+    code, chunked, _ = run(capsys, "evaluate", model, "--data", tmp_path / "test.zarr", "--format", "json")
+    assert code == 0
+    whole, chunked = json.loads(whole), json.loads(chunked)
+    assert whole.keys() == chunked.keys() == {"loss", "accuracy", "f1"}
+    for name in whole:  # sums over chunks of 300 rows: equal up to rounding
+        assert chunked[name] == pytest.approx(whole[name], rel=1e-12)
+    X[650, 2] = np.inf
+    zarr_group(tmp_path / "bad.zarr", X, y, rows=300)
+    code, out, err = run(capsys, "evaluate", model, "--data", tmp_path / "bad.zarr")
+    assert code == 1 and out == "" and "rows 600 to 899: X[650, 2] is inf" in err
 
 
 def test_cli_train_on_a_zarr_group_streams(tmp_path, capsys):
