@@ -98,6 +98,10 @@ UNSET_FOR_WORKERS = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_
 # over HTTP, by default on port 8787, warning when another cluster has it:
 # a free loopback port instead.
 NO_DASHBOARD = {"dashboard_address": "127.0.0.1:0"}
+# What a local cluster's own processes log: errors only. Its warnings are about
+# its own health on a busy machine ("event loop was unresponsive for 3 s"),
+# nothing a sweep's user can act on; a variant's failure is reported in its row.
+QUIET = logging.ERROR
 
 
 @contextlib.contextmanager
@@ -109,7 +113,7 @@ def _local(workers: int) -> Iterator[Any]:
         with _interrupts_ignored(), _environment_kept(), dask.config.set(UNSET_FOR_WORKERS):
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                host="127.0.0.1", dashboard_address=None,
-                                               scheduler_kwargs=NO_DASHBOARD, silence_logs=logging.WARNING)
+                                               scheduler_kwargs=NO_DASHBOARD, silence_logs=QUIET)
     except (OSError, RuntimeError, TimeoutError) as exc:
         raise NetspecError(f"could not start a local Dask cluster of {workers} workers: {_reason(exc)} (its worker "
                            "processes start by importing your main script: keep a script's work under "
