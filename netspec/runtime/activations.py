@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import Parameterless
+
 
 def sigmoid(inputs: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-inputs))``, the tutorial's formula, bit for bit.
@@ -51,19 +53,8 @@ def _softmax_unguarded(inputs: np.ndarray) -> np.ndarray:
     return exp_values
 
 
-class Activation:
+class Activation(Parameterless):
     """What every activation shares: a ``name``, no parameters, a short repr."""
-
-    name: str
-
-    def parameters(self) -> list[np.ndarray]:
-        return []
-
-    def gradients(self) -> list[np.ndarray]:
-        return []
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
 
 
 class ReLU(Activation):

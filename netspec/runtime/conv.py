@@ -37,7 +37,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import geometry
-from .layers import _reusable
+from .layers import Parameterless, _reusable
 from .penalties import Penalty, Regularized
 
 # One window tap: its index in the kernel, the slices of the inputs it reads
@@ -356,7 +356,7 @@ class Conv1D(_Conv):
         super().__init__(weights, bias, strides, padding, dilation, name, regularizer, bias_regularizer)
 
 
-class _Pool:
+class _Pool(Parameterless):
     """Shared by the pooling layers over windows of ``pool_size``; ``strides``
     default to ``pool_size``."""
 
@@ -374,12 +374,6 @@ class _Pool:
 
     def _plan(self, inputs: np.ndarray) -> _Plan:
         return _plan(self, inputs, self.rank, self.pool_size, self.strides, self.padding, (1,) * self.rank)
-
-    def parameters(self) -> list[np.ndarray]:
-        return []
-
-    def gradients(self) -> list[np.ndarray]:
-        return []
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(pool_size={self.pool_size}, strides={self.strides}, "
@@ -510,27 +504,14 @@ class AvgPool1D(_AvgPool):
         super().__init__(pool_size, strides, padding, name)
 
 
-class _Parameterless:
-    name: str
-
-    def parameters(self) -> list[np.ndarray]:
-        return []
-
-    def gradients(self) -> list[np.ndarray]:
-        return []
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
-
-
-def _spatial(layer: _Parameterless, inputs: np.ndarray) -> int:
+def _spatial(layer: Parameterless, inputs: np.ndarray) -> int:
     if inputs.ndim < 3:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: expected inputs (n, *spatial, channels) "
                          f"of rank 3 or more; received shape {inputs.shape}")
     return math.prod(inputs.shape[1:-1])
 
 
-class GlobalAvgPool(_Parameterless):
+class GlobalAvgPool(Parameterless):
     """Mean over every spatial axis: inputs (n, *spatial, C) -> output (n, C),
     ``output[b, c] = Σ inputs[b, ..., c] / S`` with ``S = prod(spatial)``;
     ``dinputs[b, ..., c] = dvalues[b, c] / S``."""
@@ -552,7 +533,7 @@ class GlobalAvgPool(_Parameterless):
         return self.dinputs
 
 
-class GlobalMaxPool(_Parameterless):
+class GlobalMaxPool(Parameterless):
     """Max over every spatial axis: inputs (n, *spatial, C) -> output (n, C).
     Backward routes ``dvalues[b, c]`` to the first maximum of ``inputs[b, ..., c]``
     in row-major spatial order (only there, even on ties)."""
@@ -576,7 +557,7 @@ class GlobalMaxPool(_Parameterless):
         return self.dinputs
 
 
-class Flatten(_Parameterless):
+class Flatten(Parameterless):
     """inputs (n, *shape) -> output (n, prod(shape)) in C order: channels-last
     inputs (n, H, W, C) flatten as ``h·W·C + w·C + c``; ``dinputs`` is
     ``dvalues`` reshaped back."""
@@ -596,7 +577,7 @@ class Flatten(_Parameterless):
         return self.dinputs
 
 
-class Reshape(_Parameterless):
+class Reshape(Parameterless):
     """inputs (n, *any) -> output (n, *shape) in C order; ``shape`` excludes
     the batch axis and may hold one -1, inferred from the size. ``dinputs`` is
     ``dvalues`` reshaped back."""

@@ -22,8 +22,10 @@ import math
 
 import numpy as np
 
+from .layers import Parameterless
 
-class Dropout:
+
+class Dropout(Parameterless):
     """Inverted dropout of ``rate`` in [0, 1) on inputs of any shape (see the module docstring)."""
 
     def __init__(self, rate: float, rng: np.random.Generator | np.random.RandomState | None = None,
@@ -66,12 +68,6 @@ class Dropout:
     def backward(self, dvalues: np.ndarray) -> np.ndarray:
         self.dinputs = dvalues * self.mask if self.mask is not None else dvalues.copy()
         return self.dinputs
-
-    def parameters(self) -> list[np.ndarray]:
-        return []
-
-    def gradients(self) -> list[np.ndarray]:
-        return []
 
     def __repr__(self) -> str:
         return f"Dropout(rate={self.rate}, name={self.name!r})"

@@ -23,6 +23,23 @@ import numpy as np
 from .penalties import Penalty, Regularized
 
 
+class Parameterless:
+    """What every component without parameters shares (activations, pooling,
+    flatten, reshape, dropout, merges): a ``name``, empty ``parameters()`` and
+    ``gradients()``, and a short repr."""
+
+    name: str
+
+    def parameters(self) -> list[np.ndarray]:
+        return []
+
+    def gradients(self) -> list[np.ndarray]:
+        return []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
 class Dense(Regularized):
     """Fully connected layer: ``output = inputs @ weights + bias``.
 

@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import Parameterless
 
-class _Merge:
+
+class _Merge(Parameterless):
     """What every merge layer shares: a name, no parameters, a short repr."""
-
-    name: str
 
     def __init__(self, name: str = "merge"):
         self.name = name
-
-    def parameters(self) -> list[np.ndarray]:
-        return []
-
-    def gradients(self) -> list[np.ndarray]:
-        return []
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
 
 
 class Add(_Merge):
