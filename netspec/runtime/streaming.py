@@ -55,6 +55,7 @@ from .training import (
     TrainingConfig,
     TrainingError,
     _check_monitors,
+    loss_logs,
     run_epochs,
     sample_weights,
     train_step,
@@ -239,13 +240,7 @@ class Totals:
 
     def values(self, prefix: str = "", regularization: float | None = None) -> dict[str, float]:
         """As :func:`~netspec.runtime.training.metric_values` gives them, over every row added."""
-        data = self.loss / self.rows
-        if regularization is None:
-            logs = {prefix + "loss": data}
-        else:
-            logs = {prefix + "loss": data + regularization, prefix + "data_loss": data}
-            if not prefix:
-                logs["regularization_loss"] = regularization
+        logs = loss_logs(self.loss / self.rows, prefix, regularization)
         tp, fp, fn = self._confusion() if self.counts is not None else (None, None, None)
         for name in self.metrics:
             if name == "precision":

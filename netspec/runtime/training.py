@@ -162,16 +162,22 @@ def metric_values(pipeline: Any, output: np.ndarray, targets: np.ndarray, metric
     layers' penalties, is added to it to make ``loss``, and then the data
     loss is also given on its own (``data_loss``, with the penalty as
     ``regularization_loss`` on the training rows)."""
-    data = weighted_loss(pipeline.loss_function, output, targets, weights)
-    if regularization is None:
-        logs = {prefix + "loss": data}
-    else:
-        logs = {prefix + "loss": data + regularization, prefix + "data_loss": data}
-        if not prefix:
-            logs["regularization_loss"] = regularization
+    logs = loss_logs(weighted_loss(pipeline.loss_function, output, targets, weights), prefix, regularization)
     from_logits = getattr(pipeline.loss_function, "from_logits", False)
     for name in metrics:
         logs[prefix + name] = METRICS[name](output, targets, pipeline.task, from_logits, top_k)
+    return logs
+
+
+def loss_logs(data: float, prefix: str = "", regularization: float | None = None) -> dict[str, float]:
+    """The loss entries of an epoch's logs from the data loss: ``loss`` alone,
+    or with penalties ``loss`` (data + penalties), ``data_loss`` and, for the
+    training rows (no ``prefix``), ``regularization_loss``."""
+    if regularization is None:
+        return {prefix + "loss": data}
+    logs = {prefix + "loss": data + regularization, prefix + "data_loss": data}
+    if not prefix:
+        logs["regularization_loss"] = regularization
     return logs
 
 
