@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
@@ -171,16 +171,7 @@ def spec_of(arrays: dict[str, np.ndarray], where: str) -> dict:
 def restore(pipeline: Any, arrays: dict[str, np.ndarray], where: str) -> None:
     """Copy stored parameters (and optimiser and shuffle state, when present)
     into a pipeline freshly compiled from the checkpoint's spec."""
-    parameters = pipeline.parameters()
-    stored = sorted((k for k in arrays if k.startswith("parameter.")), key=lambda k: int(k.split(".")[1]))
-    if len(stored) != len(parameters):
-        raise CheckpointError(f"checkpoint {where}: holds {len(stored)} parameter arrays but its spec "
-                              f"has {len(parameters)}")
-    for index, (parameter, key) in enumerate(zip(parameters, stored)):
-        value = arrays[key]
-        if value.shape != parameter.shape or value.dtype != parameter.dtype:
-            raise CheckpointError(f"checkpoint {where}: parameter {index} is {value.dtype}{list(value.shape)} "
-                                  f"but the spec needs {parameter.dtype}{list(parameter.shape)}")
+    for _, parameter, value in _stored(arrays, "parameter", "parameter arrays", pipeline.parameters(), where):
         parameter[...] = value
     _restore_buffers(pipeline, arrays, where)
     _check_finite(pipeline, where)
@@ -193,19 +184,28 @@ def _restore_buffers(pipeline: Any, arrays: dict[str, np.ndarray], where: str) -
     """Copy the stored buffers (moving averages) into the pipeline's. A
     checkpoint written before buffers were saved has none: the pipeline
     keeps its fresh ones only if it has none either."""
-    buffers = pipeline.buffers()
-    stored = sorted((k for k in arrays if k.startswith("buffer.")), key=lambda k: int(k.split(".")[1]))
-    if len(stored) != len(buffers):
-        raise CheckpointError(f"checkpoint {where}: holds {len(stored)} buffer arrays (moving averages) but its "
-                              f"spec has {len(buffers)}")
-    for index, (buffer, key) in enumerate(zip(buffers, stored)):
-        value = arrays[key]
-        if value.shape != buffer.shape or value.dtype != buffer.dtype:
-            raise CheckpointError(f"checkpoint {where}: buffer {index} is {value.dtype}{list(value.shape)} "
-                                  f"but the spec needs {buffer.dtype}{list(buffer.shape)}")
+    for index, buffer, value in _stored(arrays, "buffer", "buffer arrays (moving averages)", pipeline.buffers(),
+                                        where):
         if not np.isfinite(value).all():
             raise CheckpointError(f"checkpoint {where}: buffer {index} (a moving average) is not finite")
         buffer[...] = value
+
+
+def _stored(arrays: dict[str, np.ndarray], kind: str, counted: str, targets: list[np.ndarray],
+            where: str) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(index, target, stored value)`` for the arrays saved as ``{kind}.{index}``,
+    in index order, each once its shape and dtype are found to match its
+    target's, after their count is found to match ``targets`` (``counted``
+    names them in that error)."""
+    stored = sorted((k for k in arrays if k.startswith(kind + ".")), key=lambda k: int(k.split(".")[1]))
+    if len(stored) != len(targets):
+        raise CheckpointError(f"checkpoint {where}: holds {len(stored)} {counted} but its spec has {len(targets)}")
+    for index, (target, key) in enumerate(zip(targets, stored)):
+        value = arrays[key]
+        if value.shape != target.shape or value.dtype != target.dtype:
+            raise CheckpointError(f"checkpoint {where}: {kind} {index} is {value.dtype}{list(value.shape)} "
+                                  f"but the spec needs {target.dtype}{list(target.shape)}")
+        yield index, target, value
 
 
 def _check_finite(pipeline: Any, where: str) -> None:
