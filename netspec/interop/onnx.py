@@ -65,6 +65,16 @@ MIN_OPSET = 13
 SPEC_KEY = "netspec.spec"
 
 
+def _unused(base: str, taken: set[str]) -> str:
+    """``base``, else the first of ``base_1``, ``base_2``... not in ``taken``; added to ``taken``."""
+    name, count = base, 0
+    while name in taken:
+        count += 1
+        name = f"{base}_{count}"
+    taken.add(name)
+    return name
+
+
 class OnnxGraph:
     """The ONNX graph an export is writing; exporters add nodes to it.
 
@@ -94,12 +104,7 @@ class OnnxGraph:
 
     def fresh(self, base: str) -> str:
         """A value or node name not used yet: ``base``, else ``base_1``, ``base_2``..."""
-        name, count = base, 0
-        while name in self._taken:
-            count += 1
-            name = f"{base}_{count}"
-        self._taken.add(name)
-        return name
+        return _unused(base, self._taken)
 
     def node(self, op: str, inputs: Sequence[str], **attributes: Any) -> str:
         """Add an ``op`` node reading ``inputs``; returns the name of its output."""
@@ -820,12 +825,7 @@ class _GraphReader:
 
     def _name(self, node: Any) -> str:
         base = (node.name or node.output[0] or node.op_type.lower())[:190] if node is not None else "linear"
-        name, count = base, 0
-        while name in self.taken:
-            count += 1
-            name = f"{base}_{count}"
-        self.taken.add(name)
-        return name
+        return _unused(base, self.taken)
 
     def _needs_layout(self, index: int, node: Any, value: _Value, layout: str) -> bool:
         if len(value.shape) > 1 and value.layout != layout:
