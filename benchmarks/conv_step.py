@@ -96,11 +96,19 @@ import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from datetime import datetime, timezone
 
 import numpy as np
 from _conditions import print_conditions
+from _measure import (
+    loss_value,
+    memory_in_subprocess,
+    mib,
+    others_cpu,
+    step_memory,
+    timed,
+    warm_up,
+)
 
 import netspec
 from netspec.runtime.training import check_finite, train_step
@@ -152,7 +160,6 @@ SEED = 0
 BUDGET_SECONDS = 1.5  # timed seconds per implementation and case when --repeat is not given
 MIN_REPEATS, MAX_REPEATS, MAX_ROUNDS = 5, 2000, 10
 SETTLE_SECONDS = 0.15  # pause before each block: idle BLAS/OpenMP threads stop spinning
-MEMORY_STEPS = 3
 CHECK_STEPS = 3
 TOLERANCE = {"float64": 1e-6, "float32": 1e-4}
 
@@ -192,15 +199,6 @@ def cpu_model() -> str:
         return f"{model} (family {fields.get('CPU family', '?').strip()} model {fields.get('Model', '?').strip()})"
     except (OSError, KeyError):
         return platform.processor() or "unknown"
-
-
-def others_cpu() -> tuple[float, float]:
-    """(seconds of CPU busy on the machine, seconds used by this process), since boot."""
-    with open("/proc/stat") as stat:
-        jiffies = [int(v) for v in stat.readline().split()[1:]]
-    busy = sum(jiffies[:8]) - jiffies[3] - jiffies[4]  # user..steal, minus idle and iowait
-    mine = os.times()
-    return busy / os.sysconf("SC_CLK_TCK"), mine.user + mine.system
 
 
 # --- the network -------------------------------------------------------------------
@@ -390,19 +388,6 @@ def build(impl: str, size: str, X, y):
 
 # --- timing -----------------------------------------------------------------------
 
-def timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
-def warm_up(step, seconds: float = 0.2, least: int = 3) -> float:
-    """Run ``step`` at least ``least`` times and ``seconds`` long; the median time."""
-    times = []
-    while len(times) < least or sum(times) < seconds:
-        times.append(timed(step))
-    return statistics.median(times)
-
 
 def time_steps(steps: dict, repeat: int | None, budget: float) -> dict[str, list[float]]:
     """Per-step times of every implementation (``repeat`` each, or about
@@ -428,10 +413,6 @@ def time_steps(steps: dict, repeat: int | None, budget: float) -> dict[str, list
     finally:
         gc.enable()
     return times
-
-
-def loss_value(loss) -> float:
-    return float(loss.item() if hasattr(loss, "item") else loss)
 
 
 def check_same_steps(steps: dict, params: dict, dtype: str) -> dict:
@@ -524,39 +505,12 @@ def breakdown(size: str, dtype: str, repeat: int | None, budget: float) -> tuple
 
 # --- memory, in a subprocess per case ----------------------------------------------
 
-def status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
-
 
 def measure_memory(size: str, dtype: str, impl: str) -> dict:
     """Run in a fresh process: tracemalloc peak and RSS peak of MEMORY_STEPS steps."""
     X, y = make_data(size, dtype)
     step, _ = build(impl, size, X, y)
-    gc.collect()
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        before, peak_field = status_kib("VmRSS"), "VmHWM"
-    except OSError:
-        before, peak_field = None, None
-    tracemalloc.start()
-    for _ in range(MEMORY_STEPS):
-        step()
-    traced = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    rss = (status_kib(peak_field) - before) * 1024 if peak_field else None
-    return {"tracemalloc_bytes": None if impl == "torch" else traced, "rss_bytes": rss}
-
-
-def memory_in_subprocess(size: str, dtype: str, impl: str, threads: int) -> dict:
-    command = [sys.executable, os.path.abspath(__file__), "--memory-case", f"{size}:{dtype}:{impl}",
-               "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        print(f"warning: memory measurement of {size} {dtype} {impl} failed:\n{done.stderr}", file=sys.stderr)
-        return {"tracemalloc_bytes": None, "rss_bytes": None}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return step_memory(step, impl)
 
 
 # --- one case and the report ---------------------------------------------------------
@@ -588,7 +542,7 @@ def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, budget
             "median_s": median, "iqr_s": quartiles[2] - quartiles[0], "steps_timed": len(times[impl]),
             "samples_per_s": len(X) / median, "gflops": flops / median / 1e9, "others_cpu": others,
             "check_difference": difference, "reference_bytes": reference,
-            **memory_in_subprocess(size, dtype, impl, threads),
+            **memory_in_subprocess(__file__, size, dtype, impl, threads),
         })
     by_impl = {row["impl"]: row for row in rows}
     ours = by_impl["netspec"]
@@ -599,10 +553,6 @@ def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, budget
     for part in parts:
         part["share"] = part["median_s"] / ours["parts_sum_s"]
     return rows, parts
-
-
-def mib(value) -> str:
-    return "n/a" if value is None else f"{value / 2**20:.1f}"
 
 
 def net_name(r: dict) -> str:

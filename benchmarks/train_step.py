@@ -75,11 +75,19 @@ import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from datetime import datetime, timezone
 
 import numpy as np
 from _conditions import print_conditions
+from _measure import (
+    loss_value,
+    memory_in_subprocess,
+    mib,
+    others_cpu,
+    step_memory,
+    timed,
+    warm_up,
+)
 
 import netspec
 from netspec.runtime.training import metric_values, train_step
@@ -106,7 +114,6 @@ SEED = 0
 BUDGET_SECONDS = 1.5  # timed seconds per implementation and case when --repeat is not given
 MIN_REPEATS, MAX_REPEATS, MAX_ROUNDS = 5, 2000, 10
 SETTLE_SECONDS = 0.15  # pause before each block: idle BLAS/OpenMP threads stop spinning
-MEMORY_STEPS = 3
 PEAK_SIZE = 2048
 
 
@@ -137,15 +144,6 @@ def peak_probe(dtype: str, size: int = PEAK_SIZE):
     A, B = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))
     C = np.empty_like(A)
     return lambda: np.matmul(A, B, out=C)
-
-
-def others_cpu() -> tuple[float, float]:
-    """(seconds of CPU busy on the machine, seconds used by this process), since boot."""
-    with open("/proc/stat") as stat:
-        jiffies = [int(v) for v in stat.readline().split()[1:]]
-    busy = sum(jiffies[:8]) - jiffies[3] - jiffies[4]  # user..steal, minus idle and iowait
-    mine = os.times()
-    return busy / os.sysconf("SC_CLK_TCK"), mine.user + mine.system
 
 
 def step_flops(widths: tuple[int, ...], samples: int) -> int:
@@ -325,24 +323,7 @@ def run_toolkit(dtype: str, repeat: int | None, threads: int) -> list[dict]:
     X, y = make_data(widths, samples, dtype)
     impls = [impl for impl in TOOLKIT_IMPLEMENTATIONS if impl != "torch" or torch is not None]
     steps = {impl: build_toolkit(impl, X, y)[0] for impl in impls}
-    steps["peak"] = peak_probe(dtype)
-    busy, mine, started = *others_cpu(), time.perf_counter()
-    times = time_steps(steps, repeat)
-    busy_after, mine_after = others_cpu()
-    others = (busy_after - busy - (mine_after - mine)) / (time.perf_counter() - started)
-    flops = step_flops(widths, samples)
-    peak = 2 * PEAK_SIZE**3 / statistics.median(times["peak"]) / 1e9
-    rows = []
-    for impl in impls:
-        median = statistics.median(times[impl])
-        quartiles = statistics.quantiles(times[impl], n=4)
-        rows.append({
-            "size": "toolkit", "widths": list(widths), "batch": samples, "dtype": dtype, "impl": impl,
-            "median_s": median, "iqr_s": quartiles[2] - quartiles[0], "steps_timed": len(times[impl]),
-            "samples_per_s": samples / median, "gflops": flops / median / 1e9, "peak_gflops": peak,
-            "peak_fraction": flops / median / 1e9 / peak, "others_cpu": others, "check_difference": None,
-            **memory_in_subprocess("toolkit", dtype, impl, threads),
-        })
+    rows = measured_rows("toolkit", widths, samples, dtype, impls, steps, repeat, threads)
     if len(rows) == 2:
         rows[0]["vs_torch"] = rows[1]["median_s"] / rows[0]["median_s"]
     return rows
@@ -525,19 +506,6 @@ def make_data(widths, samples: int, dtype: str):
 
 # --- timing -----------------------------------------------------------------------
 
-def timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
-def warm_up(step, seconds: float = 0.2, least: int = 3) -> float:
-    """Run ``step`` at least ``least`` times and ``seconds`` long; the median time."""
-    times = []
-    while len(times) < least or sum(times) < seconds:
-        times.append(timed(step))
-    return statistics.median(times)
-
 
 def time_steps(steps: dict, repeat: int | None) -> dict[str, list[float]]:
     """Per-step times of every implementation (``repeat`` each, or adaptive) and
@@ -570,10 +538,6 @@ def time_steps(steps: dict, repeat: int | None) -> dict[str, list[float]]:
     return times
 
 
-def loss_value(loss) -> float:
-    return float(loss.item() if hasattr(loss, "item") else loss)
-
-
 def check_same_step(steps: dict, params: dict, dtype: str) -> float:
     """Run one step of each implementation from the same weights; the largest
     relative difference of the losses and of the updated parameters."""
@@ -591,56 +555,28 @@ def check_same_step(steps: dict, params: dict, dtype: str) -> float:
 
 # --- memory, in a subprocess per case ----------------------------------------------
 
-def status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
-
 
 def measure_memory(size: str, dtype: str, impl: str) -> dict:
     """Run in a fresh process: tracemalloc peak and RSS peak of MEMORY_STEPS steps."""
     widths, samples = SIZES[size] if size != "toolkit" else (TOOLKIT_WIDTHS, TOOLKIT_BATCH)
     X, y = make_data(widths, samples, dtype)
     step, _ = build(impl, widths, X, y) if size != "toolkit" else build_toolkit(impl, X, y)
-    gc.collect()
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        before, peak_field = status_kib("VmRSS"), "VmHWM"
-    except OSError:
-        before, peak_field = None, None
-    tracemalloc.start()
-    for _ in range(MEMORY_STEPS):
-        step()
-    traced = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    rss = (status_kib(peak_field) - before) * 1024 if peak_field else None
-    return {"tracemalloc_bytes": None if impl == "torch" else traced, "rss_bytes": rss}
-
-
-def memory_in_subprocess(size: str, dtype: str, impl: str, threads: int) -> dict:
-    command = [sys.executable, os.path.abspath(__file__), "--memory-case", f"{size}:{dtype}:{impl}",
-               "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        print(f"warning: memory measurement of {size} {dtype} {impl} failed:\n{done.stderr}", file=sys.stderr)
-        return {"tracemalloc_bytes": None, "rss_bytes": None}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return step_memory(step, impl)
 
 
 # --- one case and the report ---------------------------------------------------------
 
-def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, threads: int) -> list[dict]:
-    widths, samples = SIZES[size]
-    X, y = make_data(widths, samples, dtype)
-    built = {impl: build(impl, widths, X, y) for impl in impls}
-    steps = {impl: step for impl, (step, _) in built.items()}
-    difference = check_same_step(steps, {impl: p for impl, (_, p) in built.items() if p}, dtype)
+def measured_rows(size: str, widths, samples: int, dtype: str, impls: list[str], steps: dict, repeat: int | None,
+                  threads: int, difference: float | None = None) -> list[dict]:
+    """Time ``steps`` (one per implementation; the matmul peak probe is added)
+    taking turns, then measure each implementation's memory in a fresh process
+    (``steps`` is emptied first, so this one holds none of them): a row each."""
     steps["peak"] = peak_probe(dtype)
     busy, mine, started = *others_cpu(), time.perf_counter()
     times = time_steps(steps, repeat)
     busy_after, mine_after = others_cpu()
     others = (busy_after - busy - (mine_after - mine)) / (time.perf_counter() - started)
-    del built, steps
+    steps.clear()
     gc.collect()
     flops = step_flops(widths, samples)
     peak = 2 * PEAK_SIZE**3 / statistics.median(times["peak"]) / 1e9
@@ -653,17 +589,24 @@ def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, thread
             "median_s": median, "iqr_s": quartiles[2] - quartiles[0], "steps_timed": len(times[impl]),
             "samples_per_s": samples / median, "gflops": flops / median / 1e9, "peak_gflops": peak,
             "peak_fraction": flops / median / 1e9 / peak, "others_cpu": others, "check_difference": difference,
-            **memory_in_subprocess(size, dtype, impl, threads),
+            **memory_in_subprocess(__file__, size, dtype, impl, threads),
         })
+    return rows
+
+
+def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, threads: int) -> list[dict]:
+    widths, samples = SIZES[size]
+    X, y = make_data(widths, samples, dtype)
+    built = {impl: build(impl, widths, X, y) for impl in impls}
+    steps = {impl: step for impl, (step, _) in built.items()}
+    difference = check_same_step(steps, {impl: p for impl, (_, p) in built.items() if p}, dtype)
+    del built
+    rows = measured_rows(size, widths, samples, dtype, impls, steps, repeat, threads, difference)
     by_impl = {row["impl"]: row for row in rows}
     for other in ("hand", "torch"):
         if other in by_impl:
             by_impl["netspec"][f"vs_{other}"] = by_impl[other]["median_s"] / by_impl["netspec"]["median_s"]
     return rows
-
-
-def mib(value) -> str:
-    return "n/a" if value is None else f"{value / 2**20:.1f}"
 
 
 def table(rows: list[dict]) -> str:
