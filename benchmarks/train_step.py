@@ -16,8 +16,15 @@ same inputs, with the same number of BLAS threads.
   skips the first layer's ``dinputs``, which nothing uses.
 - ``torch``: ``nn.Linear``/``nn.ReLU``, ``F.cross_entropy`` on the logits,
   ``torch.optim.SGD`` with ``zero_grad``/``backward``/``step``.
+- ``lean``: the same step in the fewest NumPy passes, every array
+  preallocated and written in place (bias and ReLU in place on the product's
+  buffer, softmax, loss and fused gradient in the last buffer, a kept ReLU
+  mask, a dot product per gradient for the finiteness check, the update
+  through one scratch array); a reference for what NumPy allows at that
+  shape, not an implementation. It gives netspec's loss and weights.
 - ``matmul``: only the step's matrix products, into preallocated buffers; a
   reference for what BLAS alone costs at that shape, not an implementation.
+  The targets print each step's time over it, netspec's and lean's.
 
 **Per-batch overhead** (first, and alone with ``--overhead``): the spiral
 net of the classic course (2→64 relu→3, SGD, its 300-row data set) at
@@ -108,7 +115,7 @@ SIZES = {
     "medium": ((784, 256, 128, 10), 256),
     "large": ((1024, 4096, 4096, 1024), 512),
 }
-IMPLEMENTATIONS = ("netspec", "hand", "torch", "matmul")
+IMPLEMENTATIONS = ("netspec", "hand", "torch", "lean", "matmul")
 LEARNING_RATE = 0.01
 SEED = 0
 BUDGET_SECONDS = 1.5  # timed seconds per implementation and case when --repeat is not given
@@ -253,7 +260,64 @@ def matmul_impl(initial, X, y):
     return step, []
 
 
-BUILDERS = {"hand": hand_impl, "torch": torch_impl, "matmul": matmul_impl}
+def lean_impl(initial, X, y):
+    """The fewest NumPy passes a step of netspec's algorithm takes, every array
+    preallocated and written in place: the products into kept buffers, the
+    bias added and ReLU applied in place on them (``relu(z) > 0`` exactly where
+    ``z > 0``, so the saved output gives the backward mask), softmax, the loss
+    and the fused gradient in the last layer's buffer, ReLU backward through
+    a kept boolean mask, the finiteness check (a dot product per gradient)
+    and ``W -= lr * dW`` through one scratch array. A reference for what NumPy
+    alone allows at this shape, not an implementation: it keeps no
+    pre-activation outputs and none of a pipeline's generality."""
+    params = [p.copy() for p in initial]
+    weights, biases = params[0::2], params[1::2]
+    n, last = len(X), len(weights) - 1
+    outs = [np.empty((n, W.shape[1]), X.dtype) for W in weights]
+    ins = [X] + outs[:-1]
+    masks = [np.empty(z.shape, bool) for z in outs[:-1]]
+    dins = [np.empty_like(z) for z in outs[:-1]]
+    dweights = [np.empty_like(W) for W in weights]
+    dbiases = [np.empty_like(b) for b in biases]
+    gradients = [g for pair in zip(dweights, dbiases) for g in pair]
+    scratch = np.empty(max(W.size for W in weights), X.dtype)
+    positions = np.arange(n) * weights[-1].shape[1] + y
+
+    def step():
+        for i, (a, W, b, z) in enumerate(zip(ins, weights, biases, outs)):
+            np.matmul(a, W, out=z)
+            np.add(z, b, out=z)
+            if i < last:
+                np.maximum(z, 0, out=z)
+        z = outs[-1]
+        np.subtract(z, np.maximum.reduce(z, axis=1, keepdims=True), out=z)
+        np.exp(z, out=z)
+        np.divide(z, np.add.reduce(z, axis=1, keepdims=True), out=z)
+        flat = z.reshape(-1)
+        loss = -np.add.reduce(np.log(np.clip(flat[positions], 1e-7, 1 - 1e-7))) / n
+        flat[positions] -= 1
+        np.multiply(z, 1 / n, out=z)
+        d = z
+        for i in range(last, -1, -1):
+            np.matmul(ins[i].T, d, out=dweights[i])
+            np.add.reduce(d, axis=0, keepdims=True, out=dbiases[i])
+            if i > 0:
+                np.matmul(d, weights[i].T, out=dins[i - 1])
+                np.multiply(dins[i - 1], np.greater(outs[i - 1], 0, out=masks[i - 1]), out=dins[i - 1])
+                d = dins[i - 1]
+        for g in gradients:
+            flat = g.reshape(-1)
+            if not np.isfinite(np.dot(flat, flat)):
+                raise FloatingPointError("non-finite gradient")
+        for p, g in zip(params, gradients):
+            update = scratch[: g.size].reshape(g.shape)
+            np.subtract(p, np.multiply(LEARNING_RATE, g, out=update), out=p)
+        return loss
+
+    return step, params
+
+
+BUILDERS = {"hand": hand_impl, "torch": torch_impl, "matmul": matmul_impl, "lean": lean_impl}
 
 # --- the medium net with dropout, batch normalization and an L2 penalty ----------
 
@@ -606,6 +670,11 @@ def run_case(size: str, dtype: str, impls: list[str], repeat: int | None, thread
     for other in ("hand", "torch"):
         if other in by_impl:
             by_impl["netspec"][f"vs_{other}"] = by_impl[other]["median_s"] / by_impl["netspec"]["median_s"]
+    if "matmul" in by_impl:  # time ratios over the floor (> 1 = slower than the products alone)
+        floor = by_impl["matmul"]["median_s"]
+        by_impl["netspec"]["vs_matmul"] = by_impl["netspec"]["median_s"] / floor
+        if "lean" in by_impl:
+            by_impl["netspec"]["lean_vs_matmul"] = by_impl["lean"]["median_s"] / floor
     return rows
 
 
@@ -638,6 +707,10 @@ def targets(rows: list[dict]) -> list[str]:
         if r["size"] != "small":
             lines.append(f"- {case}: {100 * r['peak_fraction']:.0f}% of matmul peak (target ≥ 90%): "
                          f"{'met' if r['peak_fraction'] >= 0.9 else 'MISSED'}")
+        if "vs_matmul" in r and r["size"] != "small":
+            lean = f"; the fewest NumPy passes (lean): {r['lean_vs_matmul']:.2f}×" if "lean_vs_matmul" in r else ""
+            target = f" (target ≤ 1.1×: {'met' if r['vs_matmul'] <= 1.1 else 'MISSED'})" if r["size"] == "medium" else ""
+            lines.append(f"- {case}: step time ÷ its matrix products alone {r['vs_matmul']:.2f}×{target}{lean}")
     return lines
 
 
