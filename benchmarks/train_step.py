@@ -240,13 +240,18 @@ def torch_impl(initial, X, y):
     return step, params
 
 
+def product_buffers(weights, X):
+    """Kept arrays for a step's products: each layer's output, each layer's
+    input (``X``, then the previous output), the input gradient of every
+    layer but the first, and each weight gradient."""
+    outs = [np.empty((len(X), W.shape[1]), X.dtype) for W in weights]
+    ins = [X] + outs[:-1]
+    return outs, ins, [np.empty_like(a) for a in ins[1:]], [np.empty_like(W) for W in weights]
+
+
 def matmul_impl(initial, X, y):
     weights = initial[0::2]
-    n = len(X)
-    outs = [np.empty((n, W.shape[1]), X.dtype) for W in weights]
-    ins = [X] + outs[:-1]
-    dins = [np.empty_like(a) for a in ins[1:]]
-    dweights = [np.empty_like(W) for W in weights]
+    outs, ins, dins, dweights = product_buffers(weights, X)
 
     def step():
         for a, W, z in zip(ins, weights, outs):
@@ -273,11 +278,8 @@ def lean_impl(initial, X, y):
     params = [p.copy() for p in initial]
     weights, biases = params[0::2], params[1::2]
     n, last = len(X), len(weights) - 1
-    outs = [np.empty((n, W.shape[1]), X.dtype) for W in weights]
-    ins = [X] + outs[:-1]
+    outs, ins, dins, dweights = product_buffers(weights, X)
     masks = [np.empty(z.shape, bool) for z in outs[:-1]]
-    dins = [np.empty_like(z) for z in outs[:-1]]
-    dweights = [np.empty_like(W) for W in weights]
     dbiases = [np.empty_like(b) for b in biases]
     gradients = [g for pair in zip(dweights, dbiases) for g in pair]
     scratch = np.empty(max(W.size for W in weights), X.dtype)
