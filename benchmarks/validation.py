@@ -66,6 +66,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 import netspec
 from netspec import api
+from netspec.collector import paused_collector
 from netspec.sweeps import sweep
 
 # --- the specs -------------------------------------------------------------------
@@ -335,13 +336,8 @@ def per_layer(seconds: float) -> list[str]:
 
 
 def bare_with_collector_paused(tree: dict) -> BareSpec:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_collector():  # the pause validate takes
         return bare_validate(tree)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --- where the time goes -------------------------------------------------------------------
